@@ -1,0 +1,96 @@
+"""One case: run a scenario on a target, compare with the rule, judge it.
+
+Used by the pytest matrix and by ``bn-behaviour observe``.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from typing import Optional
+
+from . import repro, rules
+from .deviations import Deviation
+from .observation import Raw, classify, describe_numbers
+from .scenario import Scenario
+from .targets import Target
+
+
+class DeviationObserved(Exception):
+    """Raised when a case shows exactly its known deviation (a strict xfail)."""
+
+
+@dataclass
+class CaseResult:
+    target: str
+    scenario: Scenario
+    raw: Raw
+    observed: dict
+    expected: dict
+    violations: dict[str, str] = field(default_factory=dict)
+
+    def record(self) -> dict:
+        """The JSON-able part (what the report stores)."""
+        return {
+            "id": self.scenario.id,
+            "scenario": self.scenario.axes(),
+            "observed": self.observed,
+            "expected": self.expected,
+            "violated": sorted(self.violations),
+        }
+
+
+def observe(target: Target, s: Scenario, layer_cls=None) -> CaseResult:
+    """Run ``s`` on the real framework and classify what happened."""
+    driver = target.load_driver()
+    raw = driver.run(s, layer_cls)
+    raw.bessel = target.bessel
+    observed = classify(raw).as_dict()
+    exp = rules.expected(s)
+    return CaseResult(target.name, s, raw, observed, exp, rules.violations(s, observed, exp))
+
+
+def _fmt(d: dict) -> str:
+    return json.dumps(d, sort_keys=True)
+
+
+def explain(result: CaseResult, headline: str) -> str:
+    """A failure message: the rules broken, expected vs observed, and how to reproduce."""
+    s = result.scenario
+    lines = [headline, f"scenario {s.id}: {s.describe()}"]
+    for rule, msg in result.violations.items():
+        doc = (rules.CHECKS[rule].__doc__ or "").strip().splitlines()[0]
+        lines.append(f"  rule {rule} ({doc}): {msg}")
+    lines += [
+        f"expected: {_fmt(result.expected)}",
+        f"observed: {_fmt(result.observed)}",
+        describe_numbers(result.raw),
+        "reproduce alone:",
+        f"  {repro.command(result.target, s)}",
+        "standalone snippet:",
+        repro.snippet(result.target, s),
+    ]
+    return "\n".join(lines)
+
+
+def judge(result: CaseResult, deviation: Optional[Deviation]) -> None:
+    """Pass, raise DeviationObserved (known deviation seen exactly), or fail."""
+    if deviation is None:
+        if result.violations:
+            raise AssertionError(explain(result, "the documented rule is broken"))
+        return
+    if not result.violations:
+        return  # strict xfail turns this into "deviation is stale"
+    rest = {"deviation": "not what the entry records"}
+    if deviation.explains(result.observed):
+        with_dev = deviation.expected_with_deviation(result.expected, result.observed)
+        rest = rules.violations(result.scenario, result.observed, with_dev)
+    if rest:
+        raise AssertionError(
+            explain(
+                result,
+                f"known deviation {deviation.id} does not describe what was observed"
+                f" (it says {_fmt(deviation.observed)})",
+            )
+        )
+    raise DeviationObserved(f"known deviation {deviation.label()}")

@@ -1,0 +1,80 @@
+"""``bn-behaviour``: observe one scenario, or run the matrix and print the table.
+
+Usage errors print one line on stderr and exit 2; they never show a
+traceback from inside a framework.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from typing import Optional
+
+from .scenario import AXES, Scenario, exclusion_reason
+from .targets import TargetError, require
+
+
+class UsageError(Exception):
+    pass
+
+
+def _observe(args) -> int:
+    try:
+        s = Scenario(args.model, args.frozen, args.when, args.path, args.training)
+    except ValueError as e:
+        raise UsageError(str(e)) from None
+    why = exclusion_reason(s)
+    if why:
+        raise UsageError(f"scenario {s.id} is not in the matrix: {why}")
+    target = require(args.target)
+    from . import deviations
+    from .case import observe
+
+    result = observe(target, s)
+    entry = deviations.find(deviations.applicable(deviations.builtin(target.name), target.version()), s)
+    out = {
+        "target": target.name,
+        "versions": target.versions(),
+        **result.record(),
+        "known_deviation": entry.label() if entry else None,
+        "description": s.describe(),
+    }
+    print(json.dumps(out, indent=2, sort_keys=True))
+    return 0
+
+
+def _report(args) -> int:
+    from .report import main as report_main
+
+    return report_main(args)
+
+
+def parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="bn-behaviour", description=__doc__)
+    sub = p.add_subparsers(dest="command", required=True)
+    o = sub.add_parser("observe", help="run one scenario in this process and print its observation as JSON")
+    o.add_argument("--target", default=None, help="target name (default: BN_BEHAVIOUR_TARGET or keras-$KERAS_BACKEND)")
+    for axis, values in AXES.items():
+        o.add_argument(f"--{axis}", required=True, help=", ".join(values))
+    o.set_defaults(func=_observe)
+    r = sub.add_parser("report", help="run the matrix on the installed target(s) and print the behaviour table")
+    r.add_argument("--target", action="append", default=None, help="target(s) to run (default: every installed one)")
+    r.add_argument("--out", default=".", help="folder for behaviour.json and behaviour.md")
+    r.add_argument("--workers", default="auto", help="pytest-xdist workers per target (default auto)")
+    r.add_argument("--reuse", action="store_true", help="reuse an existing per-target report in --out")
+    r.set_defaults(func=_report)
+    return p
+
+
+def main(argv: Optional[list[str]] = None) -> int:
+    args = parser().parse_args(argv)
+    try:
+        return args.func(args)
+    except (UsageError, TargetError) as e:
+        print(f"bn-behaviour: error: {e}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

@@ -1,0 +1,141 @@
+"""Observations: what truly happened, classified against the NumPy reference.
+
+A target's driver records raw facts (the layer's output, its variables before
+and after the path, its weight lists, the error raised); :func:`classify`
+turns them into categorical observations.  Nothing here imports a framework.
+
+>>> import numpy as np
+>>> x = np.array([[0.0], [4.0]])
+>>> state = dict(gamma=np.ones(1), beta=np.zeros(1), moving_mean=np.zeros(1), moving_variance=np.ones(1))
+>>> classify_mode(x, x / np.sqrt(1 + 1e-3), state)
+'inference'
+>>> classify_mode(x, np.array([[-1.0], [1.0]]), state)
+'training'
+>>> classify_mode(x, x * 3, state)
+'neither'
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from typing import Any, Optional
+
+import numpy as np
+
+from . import reference
+
+#: Comparison tolerance.  float32 carries ~7 digits (eps = 1.2e-7); the
+#: observed values pass through a mean, a variance, an rsqrt and an affine
+#: map over a batch of 8, so errors of a few hundred ulp (~1e-5) are normal.
+#: 1e-4 keeps a 10x margin above that and stays four orders of magnitude
+#: below the training/inference gap the inputs guarantee (> 0.5).
+RTOL = 1e-4
+ATOL = 1e-4
+
+STATE_NAMES = ("gamma", "beta", "moving_mean", "moving_variance")
+
+
+@dataclass
+class Raw:
+    """Facts a driver read from the framework for one scenario."""
+
+    x: np.ndarray
+    output: Optional[np.ndarray]
+    before: dict[str, np.ndarray]
+    after: dict[str, np.ndarray]
+    trainable_weights: list[str]
+    non_trainable_weights: list[str]
+    model_trainable_weights: list[str]
+    trains: bool  # whether the path runs a training step
+    error: Optional[str] = None
+    epsilon: float = reference.EPSILON
+    momentum: float = reference.MOMENTUM
+    bessel: bool = False  # the target's moving-variance convention
+
+
+@dataclass
+class Observation:
+    """The categorical result of one scenario; this is what the report holds."""
+
+    mode: str  # training | inference | neither | n/a (no output)
+    moving_stats: str  # updated | unchanged | updated_otherwise
+    affine: str  # updated | unchanged | n/a
+    trainable_weights: list[str] = field(default_factory=list)
+    non_trainable_weights: list[str] = field(default_factory=list)
+    model_trainable_weights: list[str] = field(default_factory=list)
+    error: Optional[str] = None
+
+    def as_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def _close(a, b) -> bool:
+    return bool(np.allclose(np.asarray(a, np.float64), b, rtol=RTOL, atol=ATOL))
+
+
+def classify_mode(x, output, before, epsilon=reference.EPSILON) -> str:
+    """Which statistics normalised ``x``: the batch's own, the moving ones, or neither."""
+    if output is None:
+        return "n/a"
+    g, b = before["gamma"], before["beta"]
+    if _close(output, reference.training_output(x, g, b, epsilon)):
+        return "training"
+    inference = reference.inference_output(
+        x, before["moving_mean"], before["moving_variance"], g, b, epsilon
+    )
+    if _close(output, inference):
+        return "inference"
+    return "neither"
+
+
+def classify_moving_stats(x, before, after, momentum, bessel) -> str:
+    """``unchanged``, ``updated`` (exactly one reference momentum step on ``x``) or ``updated_otherwise``."""
+    old = (before["moving_mean"], before["moving_variance"])
+    new = (after["moving_mean"], after["moving_variance"])
+    if all(np.array_equal(o, n) for o, n in zip(old, new)):
+        return "unchanged"
+    expected = reference.updated_moving_stats(x, *old, momentum=momentum, bessel=bessel)
+    if all(_close(n, e) for n, e in zip(new, expected)):
+        return "updated"
+    return "updated_otherwise"
+
+
+def classify_affine(before, after, trains: bool) -> str:
+    """Whether gamma/beta moved during a path that runs a training step."""
+    if not trains:
+        return "n/a"
+    same = all(np.array_equal(before[k], after[k]) for k in ("gamma", "beta"))
+    return "unchanged" if same else "updated"
+
+
+def classify(raw: Raw) -> Observation:
+    return Observation(
+        mode=classify_mode(raw.x, raw.output, raw.before, raw.epsilon),
+        moving_stats=classify_moving_stats(raw.x, raw.before, raw.after, raw.momentum, raw.bessel),
+        affine=classify_affine(raw.before, raw.after, raw.trains),
+        trainable_weights=sorted(raw.trainable_weights),
+        non_trainable_weights=sorted(raw.non_trainable_weights),
+        model_trainable_weights=sorted(raw.model_trainable_weights),
+        error=raw.error,
+    )
+
+
+def describe_numbers(raw: Raw) -> str:
+    """The numbers behind a classification, for failure messages."""
+    lines = []
+    if raw.output is not None:
+        g, b = raw.before["gamma"], raw.before["beta"]
+        train = reference.training_output(raw.x, g, b, raw.epsilon)
+        infer = reference.inference_output(
+            raw.x, raw.before["moving_mean"], raw.before["moving_variance"], g, b, raw.epsilon
+        )
+        out = np.asarray(raw.output, np.float64)
+        lines.append(f"output[0]              = {np.round(out[0], 5).tolist()}")
+        lines.append(f"reference training[0]  = {np.round(train[0], 5).tolist()}")
+        lines.append(f"reference inference[0] = {np.round(infer[0], 5).tolist()}")
+    for k in STATE_NAMES:
+        lines.append(
+            f"{k:16s} before {np.round(raw.before[k], 6).tolist()}"
+            f" after {np.round(raw.after[k], 6).tolist()}"
+        )
+    return "\n".join(lines)

@@ -1,0 +1,130 @@
+"""``bn-behaviour report``: run the matrix per target, merge, write and print the table.
+
+Each target runs in its own pytest process (its backend is fixed before any
+framework import); their JSON reports are merged into ``behaviour.json`` and
+rendered as ``behaviour.md`` (one row per scenario, one column per target).
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Optional
+
+from .scenario import Scenario
+from .summary import status_counts
+from .targets import TARGETS, resolve
+
+_SHORT = {"training": "train", "inference": "infer", "updated": "upd", "unchanged": "same",
+          "updated_otherwise": "upd?!", "n/a": "-", "neither": "neither"}
+
+
+def cell(case: Optional[dict]) -> str:
+    """One table cell: mode / moving stats / gamma-beta, then status marks.
+
+    >>> cell({"observed": {"mode": "inference", "moving_stats": "unchanged", "affine": "n/a", "error": None},
+    ...       "status": "pass"})
+    'infer / same / -'
+    """
+    if case is None:
+        return ""
+    o = case["observed"]
+    text = " / ".join(_SHORT.get(o[k], o[k]) for k in ("mode", "moving_stats", "affine"))
+    if o.get("error"):
+        text = f"error {o['error'].split(':')[0]}"
+    if case["status"] == "deviation":
+        text += f" (deviation {case.get('deviation', '')})".replace(" )", ")")
+    elif case["status"] != "pass":
+        text += f" ({case['status'].upper()})"
+    return text
+
+
+def run_target(name: str, out: Path, workers: str) -> dict:
+    """Run the matrix for one target in a fresh pytest process; return its report."""
+    path = out / f"{name}.json"
+    cmd = [sys.executable, "-m", "pytest", "--pyargs", "bn_behaviour.test_behaviour", "-q",
+           "-p", "no:cacheprovider", "-o", "addopts=", "--bn-target", name, "--bn-report", str(path),
+           "-n", workers]
+    proc = subprocess.run(cmd, capture_output=True, text=True)
+    if not path.exists():
+        tail = (proc.stdout + proc.stderr).strip().splitlines()[-3:]
+        return {"target": {"name": name}, "error": " | ".join(tail), "cases": []}
+    return json.loads(path.read_text())
+
+
+def merge(reports: list[dict], skipped: dict[str, str]) -> dict:
+    targets, rows = [], {}
+    for rep in reports:
+        name = rep["target"]["name"]
+        targets.append({**rep["target"], "counts": status_counts(rep["cases"]), "error": rep.get("error")})
+        for case in rep["cases"]:
+            rows.setdefault(case["id"], {})[name] = case
+    return {
+        "targets": targets,
+        "skipped_targets": skipped,
+        "rows": [{"id": k, "cases": rows[k]} for k in sorted(rows)],
+    }
+
+
+def markdown(merged: dict) -> str:
+    names = [t["name"] for t in merged["targets"]]
+    lines = ["# BatchNormalization behaviour", ""]
+    for t in merged["targets"]:
+        versions = ", ".join(f"{k} {v}" for k, v in t.get("versions", {}).items())
+        lines.append(f"- **{t['name']}** ({versions}): " + ", ".join(f"{v} {k}" for k, v in t["counts"].items()))
+    for name, why in merged["skipped_targets"].items():
+        lines.append(f"- **{name}**: skipped, {why}")
+    lines += ["", "Cells: mode (train = batch statistics, infer = moving statistics) / moving statistics / gamma-beta.", ""]
+    lines.append("| scenario | " + " | ".join(names) + " |")
+    lines.append("|---|" + "---|" * len(names))
+    for row in merged["rows"]:
+        s = Scenario.from_id(row["id"])
+        cells = [cell(row["cases"].get(n)) for n in names]
+        lines.append(f'| <a id="{s.id}"></a>`{s.id}` | ' + " | ".join(cells) + " |")
+    return "\n".join(lines) + "\n"
+
+
+def print_table(merged: dict) -> None:
+    try:
+        from rich.console import Console
+        from rich.table import Table
+    except ImportError:  # rich comes with Keras; fall back to Markdown
+        print(markdown(merged))
+        return
+    names = [t["name"] for t in merged["targets"]]
+    table = Table(title="BatchNormalization behaviour", show_lines=False)
+    table.add_column("scenario")
+    for n in names:
+        table.add_column(n)
+    for row in merged["rows"]:
+        table.add_row(row["id"], *[cell(row["cases"].get(n)) for n in names])
+    Console(width=200).print(table)
+
+
+def main(args) -> int:
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    names = [resolve(n).name for n in args.target] if args.target else list(TARGETS)
+    skipped = {n: TARGETS[n].missing() for n in names if TARGETS[n].missing()}
+    todo = [n for n in names if n not in skipped]
+    reuse = [n for n in todo if args.reuse and (out / f"{n}.json").exists()]
+    run = [n for n in todo if n not in reuse]
+    with ThreadPoolExecutor(max_workers=max(1, min(len(run), 2))) as pool:
+        fresh = dict(zip(run, pool.map(lambda n: run_target(n, out, args.workers), run)))
+    reports = [fresh[n] if n in fresh else json.loads((out / f"{n}.json").read_text()) for n in todo]
+    merged = merge(reports, skipped)
+    (out / "behaviour.json").write_text(json.dumps(merged, indent=1, sort_keys=True) + "\n")
+    (out / "behaviour.md").write_text(markdown(merged))
+    print_table(merged)
+    failed = False
+    for t in merged["targets"]:
+        counts = ", ".join(f"{v} {k}" for k, v in t["counts"].items())
+        print(f"{t['name']}: {counts}" + (f"; error: {t['error']}" if t.get("error") else ""))
+        failed |= bool(t["counts"]["fail"] or t.get("error"))
+    for n, why in skipped.items():
+        print(f"{n}: skipped, {why}")
+    print(f"wrote {out / 'behaviour.json'} and {out / 'behaviour.md'}")
+    return 1 if failed else 0

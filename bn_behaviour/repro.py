@@ -1,0 +1,123 @@
+"""Reproducers: the command line and a standalone snippet for one scenario.
+
+The snippet uses only the framework and NumPy, so a maintainer can paste it
+into an upstream bug report.  ``tests/test_repro.py`` runs generated
+snippets and checks they agree with the driver.
+
+>>> s = Scenario("functional", "layer", "after_fit", "fit", "none")
+>>> command("keras-tensorflow", s)
+'bn-behaviour observe --target keras-tensorflow --model functional --frozen layer --when after_fit --path fit --training none'
+"""
+
+from __future__ import annotations
+
+from . import inputs
+from .scenario import COMPILED_PATHS, Scenario
+
+
+def command(target: str, s: Scenario) -> str:
+    axes = " ".join(f"--{k} {v}" for k, v in s.axes().items())
+    return f"bn-behaviour observe --target {target} {axes}"
+
+
+_BUILD = {
+    "layer": "model = bn",
+    "sequential": "model = keras.Sequential([keras.Input((C,)), bn])",
+    "functional": "inp = keras.Input((C,))\nmodel = keras.Model(inp, bn(inp))",
+    "subclassed": (
+        "class Holder(keras.Model):\n"
+        "    def __init__(self, bn):\n        super().__init__()\n        self.bn = bn\n"
+        "    def call(self, x, training=None):\n        return self.bn(x, training=training)\n"
+        "model = Holder(bn)\nmodel.build((None, C))"
+    ),
+    "nested": (
+        "xi = keras.Input((C,))\ninner = keras.Model(xi, bn(xi))\n"
+        "inp = keras.Input((C,))\nmodel = keras.Model(inp, inner(inp))"
+    ),
+    "base_training_false": (
+        "xi = keras.Input((C,))\ninner = keras.Model(xi, bn(xi))\n"
+        "inp = keras.Input((C,))\nmodel = keras.Model(inp, inner(inp, training=False))"
+    ),
+}
+
+_CHANGE = {
+    "layer": "bn.trainable = False",
+    "inner_model": "inner.trainable = False",
+    "outer_model": "model.trainable = False",
+    "outer_then_layer": "bn.trainable = True",
+    "unfrozen": "model.trainable = True",
+}
+
+_RUN = {
+    "fit": "model.fit(x, y, batch_size=len(x), epochs=1, shuffle=False, verbose=0)",
+    "train_on_batch": "model.train_on_batch(x, y)",
+    "evaluate": "model.evaluate(x, y, batch_size=len(x), verbose=0)",
+    "test_on_batch": "model.test_on_batch(x, y)",
+    "predict": "out = model.predict(x, batch_size=len(x), verbose=0)",
+    "predict_on_batch": "out = model.predict_on_batch(x)",
+}
+
+
+def _kw(s: Scenario) -> str:
+    return "" if s.training == "none" else f", training={s.training == 'true'}"
+
+
+def _traced(s: Scenario) -> str:
+    if s.path == "call_graph":
+        return f"fn = tf.function(lambda x: model(x{_kw(s)}))"
+    return (
+        "opt = keras.optimizers.SGD(LR)\n@tf.function\ndef fn(x, y=y):\n"
+        f"    with tf.GradientTape() as tape:\n        out = model(x{_kw(s)})\n"
+        "        loss = keras.ops.mean((out - y) ** 2)\n"
+        "    grads = tape.gradient(loss, model.trainable_weights)\n"
+        "    opt.apply(grads, model.trainable_weights)\n    return out"
+    )
+
+
+def _steps(s: Scenario) -> list[str]:
+    compiled = s.path in COMPILED_PATHS
+    setup = (
+        "model.compile(optimizer=keras.optimizers.SGD(LR), loss='mse')" if compiled else _traced(s)
+    )
+    warm = "model.fit(x_warm, y, batch_size=len(x), verbose=0)" if compiled else "fn(x_warm)"
+    chg = _CHANGE.get(s.frozen, "")
+    if s.path == "call":
+        return [chg, f"out = model(x{_kw(s)})"]
+    run = _RUN.get(s.path, "out = fn(x)")
+    if s.when == "before_compile":
+        return [chg, setup, run]
+    steps = [setup]
+    if s.when.startswith("after_fit"):
+        steps.append(warm)
+    steps.append(chg)
+    if s.when.endswith("_recompile"):
+        steps.append(setup)
+    return steps + [run]
+
+
+def snippet(target: str, s: Scenario) -> str:
+    """A standalone Keras 3 program that performs ``s`` and prints what happened."""
+    backend = target.split("-", 1)[1] if target.startswith("keras-") else "tensorflow"
+    ctor = "trainable=False, " if s.frozen == "layer_ctor" else ""
+    start = "model.trainable = False\n" if s.frozen in ("outer_then_layer", "unfrozen") else ""
+    body = "\n".join(x for x in _steps(s) if x)
+    if s.path not in COMPILED_PATHS or s.path.startswith("predict"):
+        show = "print('output[0]', keras.ops.convert_to_numpy(out)[0])\n"
+    else:
+        show = ""
+    return (
+        f"# bn-behaviour scenario {s.id}\nimport os\nos.environ['KERAS_BACKEND'] = '{backend}'\n"
+        "import numpy as np, keras, tensorflow as tf\n"
+        f"C, LR = {inputs.CHANNELS}, {inputs.LEARNING_RATE}\n"
+        f"rng = np.random.default_rng({inputs.SEED})\n"
+        f"x = rng.normal([3.0, -2.0, 5.0], [2.0, 0.5, 3.0], ({inputs.BATCH_SIZE}, C)).astype('float32')\n"
+        "x_warm, y = x[::-1].copy(), np.zeros_like(x)\n"
+        "k = keras.initializers.Constant\n"
+        f"bn = keras.layers.BatchNormalization({ctor}gamma_initializer=k({inputs.GAMMA}), "
+        f"beta_initializer=k({inputs.BETA}))\nbn.build((None, C))\n"
+        f"{_BUILD[s.model]}\n{start}{body}\n{show}"
+        "print('batch mean', x.mean(0), 'batch var', x.var(0))\n"
+        "print('moving_mean', bn.moving_mean.numpy(), 'moving_variance', bn.moving_variance.numpy())\n"
+        "print('gamma', bn.gamma.numpy(), 'beta', bn.beta.numpy())\n"
+        "print('trainable_weights', [w.name for w in bn.trainable_weights])\n"
+    )

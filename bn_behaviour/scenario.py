@@ -1,0 +1,173 @@
+"""Scenarios: what a user does with a BatchNormalization layer.
+
+A scenario is one value on each axis.  The axes, their values and the rules
+that exclude meaningless combinations are data; every name here is part of
+the public contract (documents cite the IDs built from them), so values may be
+added but never renamed.
+
+>>> s = Scenario("functional", "layer", "after_fit", "fit", "none")
+>>> s.id
+'functional-frozen=layer-when=after_fit-path=fit-training=none'
+>>> Scenario.from_id(s.id) == s
+True
+>>> exclusion_reason(Scenario("layer", "outer_model", "before_compile", "call", "true"))
+'frozen=outer_model needs a model around the layer; model=layer has none'
+"""
+
+from __future__ import annotations
+
+import itertools
+from dataclasses import asdict, dataclass
+from typing import Iterator
+
+#: Every axis, in ID order, with its values and what each value means.
+AXES: dict[str, dict[str, str]] = {
+    "model": {
+        "layer": "a bare BatchNormalization",
+        "sequential": "a Sequential model holding the layer",
+        "functional": "a functional model holding the layer",
+        "subclassed": "a keras.Model subclass holding the layer as an attribute",
+        "nested": "the layer inside an inner model, used inside an outer functional model",
+        "base_training_false": "the fine-tuning guide's pattern: x = base(inputs, training=False) in the outer model",
+    },
+    "frozen": {
+        "none": "nothing is frozen",
+        "layer": "layer.trainable = False",
+        "layer_ctor": "BatchNormalization(trainable=False)",
+        "inner_model": "inner_model.trainable = False",
+        "outer_model": "outer_model.trainable = False",
+        "outer_then_layer": "the outer model is frozen, then layer.trainable = True",
+        "unfrozen": "the outermost object is frozen, then set back to trainable = True",
+    },
+    "when": {
+        "before_compile": "before compile() and before any traced step",
+        "after_compile": "after compile(), without compiling again",
+        "after_compile_recompile": "after compile(), then compile() again",
+        "after_fit": "after the first training step, without compiling (or tracing) again",
+        "after_fit_recompile": "after the first training step, then compile() (or a new traced function) again",
+    },
+    "path": {
+        "call": "an eager __call__",
+        "call_graph": "the call inside a traced function (tf.function)",
+        "fit": "model.fit() for one step",
+        "train_on_batch": "model.train_on_batch()",
+        "evaluate": "model.evaluate()",
+        "test_on_batch": "model.test_on_batch()",
+        "predict": "model.predict()",
+        "predict_on_batch": "model.predict_on_batch()",
+        "custom_loop": "one traced GradientTape step with optimizer.apply()",
+    },
+    "training": {
+        "none": "no training argument",
+        "true": "training=True",
+        "false": "training=False",
+    },
+}
+
+#: Models that contain an inner model (the "base" of the fine-tuning guide).
+MODELS_WITH_INNER = frozenset({"nested", "base_training_false"})
+#: Paths that go through compile(): fit() and friends.
+COMPILED_PATHS = frozenset(
+    {"fit", "train_on_batch", "evaluate", "test_on_batch", "predict", "predict_on_batch"}
+)
+#: Compiled paths that run a training step.
+COMPILED_TRAINING_PATHS = frozenset({"fit", "train_on_batch"})
+#: Paths that run a traced function the suite builds itself.
+TRACED_PATHS = frozenset({"call_graph", "custom_loop"})
+#: Paths that change variables (and so have an `affine` observation).
+TRAINING_PATHS = COMPILED_TRAINING_PATHS | {"custom_loop"}
+#: Paths where the caller passes `training=` itself.
+PATHS_WITH_TRAINING_ARG = frozenset({"call"}) | TRACED_PATHS
+#: `frozen` values that set `trainable` once, at construction, or never.
+FROZEN_WITHOUT_CHANGE = frozenset({"none", "layer_ctor"})
+#: `frozen` values that need a model around the layer.
+FROZEN_NEEDS_MODEL = frozenset({"outer_model", "outer_then_layer"})
+
+
+@dataclass(frozen=True, order=True)
+class Scenario:
+    """One point of the matrix."""
+
+    model: str
+    frozen: str
+    when: str
+    path: str
+    training: str
+
+    def __post_init__(self) -> None:
+        for axis, value in asdict(self).items():
+            if value not in AXES[axis]:
+                raise ValueError(
+                    f"unknown {axis} {value!r}; valid values: {', '.join(AXES[axis])}"
+                )
+
+    @property
+    def id(self) -> str:
+        """The permanent ID: the model, then ``axis=value`` for the other axes."""
+        return "-".join(
+            [self.model] + [f"{axis}={getattr(self, axis)}" for axis in list(AXES)[1:]]
+        )
+
+    @classmethod
+    def from_id(cls, scenario_id: str) -> "Scenario":
+        """Parse an ID back into a scenario (inverse of :attr:`id`).
+
+        >>> Scenario.from_id("layer-frozen=none-when=before_compile-path=call-training=true").path
+        'call'
+        """
+        model, *rest = scenario_id.split("-")
+        values = dict(part.split("=", 1) for part in rest)
+        if sorted(values) != sorted(list(AXES)[1:]):
+            raise ValueError(f"not a scenario ID: {scenario_id!r}")
+        return cls(model=model, **values)
+
+    def axes(self) -> dict[str, str]:
+        return asdict(self)
+
+    def describe(self) -> str:
+        """A plain-English sentence for documents and failure messages."""
+        return (
+            f"{AXES['model'][self.model]}; frozen: {AXES['frozen'][self.frozen]}"
+            f" ({AXES['when'][self.when]}); run by {AXES['path'][self.path]}"
+            f" with {AXES['training'][self.training]}."
+        )
+
+
+def exclusion_reason(s: Scenario) -> str | None:
+    """Why a combination is not generated, or None when it is meaningful."""
+    has_model = s.model != "layer"
+    if s.frozen == "inner_model" and s.model not in MODELS_WITH_INNER:
+        return f"frozen=inner_model needs an inner model; model={s.model} has none"
+    if s.frozen in FROZEN_NEEDS_MODEL and not has_model:
+        return f"frozen={s.frozen} needs a model around the layer; model=layer has none"
+    if s.path in COMPILED_PATHS and not has_model:
+        return f"path={s.path} needs compile(); a bare layer has none"
+    if s.path not in PATHS_WITH_TRAINING_ARG and s.training != "none":
+        return f"path={s.path} takes no training argument"
+    if s.frozen in FROZEN_WITHOUT_CHANGE and s.when != "before_compile":
+        return f"frozen={s.frozen} changes nothing later; only when=before_compile applies"
+    if s.path == "call" and s.when != "before_compile":
+        return "an eager call compiles and traces nothing; only when=before_compile applies"
+    if s.path in TRACED_PATHS and s.when in ("after_compile", "after_compile_recompile"):
+        return f"path={s.path} does not use compile(); when=before_compile covers it"
+    return None
+
+
+def all_combinations() -> Iterator[Scenario]:
+    for values in itertools.product(*AXES.values()):
+        yield Scenario(*values)
+
+
+def generate() -> list[Scenario]:
+    """Every meaningful scenario, in a stable order."""
+    return [s for s in all_combinations() if exclusion_reason(s) is None]
+
+
+def excluded() -> dict[str, list[str]]:
+    """Excluded combinations grouped by reason (for the docs and the CLI)."""
+    out: dict[str, list[str]] = {}
+    for s in all_combinations():
+        reason = exclusion_reason(s)
+        if reason is not None:
+            out.setdefault(reason, []).append(s.id)
+    return out

@@ -1,0 +1,41 @@
+"""The behaviour summary printed at the end of a pytest run."""
+
+from __future__ import annotations
+
+from collections import Counter
+
+STATUSES = ("pass", "deviation", "fail", "skipped")
+
+
+def status_counts(cases) -> dict[str, int]:
+    """
+    >>> status_counts([{"status": "pass"}, {"status": "pass"}, {"status": "fail"}])
+    {'pass': 2, 'deviation': 0, 'fail': 1, 'skipped': 0}
+    """
+    c = Counter(case["status"] for case in cases)
+    return {k: c.get(k, 0) for k in STATUSES}
+
+
+def write_summary(tr, session) -> None:
+    cases = list(session.cases.values())
+    if not cases:
+        return
+    tr.section(f"bn-behaviour summary: {session.target.name}", sep="=")
+    versions = ", ".join(f"{k} {v}" for k, v in session.target.versions().items())
+    tr.write_line(f"{session.target.description} ({versions})")
+    counts = status_counts(cases)
+    tr.write_line(f"{len(cases)} cases: " + ", ".join(f"{v} {k}" for k, v in counts.items()))
+    used = Counter()
+    from .deviations import find
+    from .scenario import Scenario
+
+    for case in cases:
+        if case["status"] == "deviation":
+            entry = find(session.entries, Scenario(**case["scenario"]))
+            used[entry.id if entry else "?"] += 1
+    if used:
+        tr.write_line("known deviations observed:")
+        by_id = {d.id: d for d in session.entries}
+        for dev_id, n in sorted(used.items()):
+            d = by_id.get(dev_id)
+            tr.write_line(f"  {dev_id} ({n} cases): {d.reason if d else ''} <{d.source if d else ''}>")

@@ -1,0 +1,162 @@
+"""Targets: the implementations of BatchNormalization the matrix runs on.
+
+The registry is data; a target's driver module is imported only when a
+scenario actually runs, after the target's environment (e.g. KERAS_BACKEND)
+is in place.
+
+>>> sorted(TARGETS)[:2]
+['keras-jax', 'keras-tensorflow']
+>>> resolve("nope")
+Traceback (most recent call last):
+...
+bn_behaviour.targets.TargetError: unknown target 'nope'; valid targets: keras-tensorflow, keras-jax, keras-torch, tf_keras, tf1
+"""
+
+from __future__ import annotations
+
+import importlib
+import importlib.metadata
+import importlib.util
+import os
+from dataclasses import dataclass, field
+from typing import Optional
+
+
+class TargetError(Exception):
+    """A target name that is unknown or not usable here (a usage error)."""
+
+
+@dataclass(frozen=True)
+class Target:
+    name: str
+    description: str
+    #: Import names that must be importable.
+    requires: tuple[str, ...]
+    #: Distribution whose version the known deviations are pinned against.
+    implementation: str
+    #: What to run to install it.
+    install: str
+    #: Environment set before any framework is imported.
+    env: dict[str, str] = field(default_factory=dict)
+    #: Module (under bn_behaviour.targets) holding ``run(scenario) -> Raw``.
+    driver: str = ""
+    #: Moving-variance convention: True for Bessel-corrected batch variance.
+    bessel: bool = False
+    #: Distributions whose versions every report records.
+    versions_of: tuple[str, ...] = ("numpy",)
+
+    def missing(self) -> Optional[str]:
+        """Why this target cannot run here, or None."""
+        for mod in self.requires:
+            if importlib.util.find_spec(mod) is None:
+                return f"{mod} is not installed (install with: {self.install})"
+        if not self.driver:
+            return f"target {self.name} has no driver in this version of bn-behaviour"
+        return None
+
+    def version(self) -> str:
+        return _dist_version(self.implementation)
+
+    def versions(self) -> dict[str, str]:
+        return {d: _dist_version(d) for d in (self.implementation, *self.versions_of)}
+
+    def activate(self) -> None:
+        """Put the target's environment in place (before any framework import)."""
+        for k, v in self.env.items():
+            os.environ[k] = v
+
+    def load_driver(self):
+        self.activate()
+        return importlib.import_module(f"bn_behaviour.targets.{self.driver}")
+
+
+def _dist_version(dist: str) -> str:
+    try:
+        return importlib.metadata.version(dist)
+    except importlib.metadata.PackageNotFoundError:
+        return "not installed"
+
+
+#: Silence TensorFlow's C++ start-up logging in every target process.
+_QUIET = {"TF_CPP_MIN_LOG_LEVEL": "3"}
+
+TARGETS: dict[str, Target] = {
+    t.name: t
+    for t in [
+        Target(
+            name="keras-tensorflow",
+            description="Keras 3 on the TensorFlow backend",
+            requires=("keras", "tensorflow"),
+            implementation="keras",
+            install='pip install "bn-behaviour[tensorflow]"',
+            env={"KERAS_BACKEND": "tensorflow", **_QUIET},
+            driver="keras3",
+            versions_of=("tensorflow", "numpy"),
+        ),
+        Target(
+            name="keras-jax",
+            description="Keras 3 on the JAX backend",
+            requires=("keras", "jax"),
+            implementation="keras",
+            install='pip install "bn-behaviour[jax]"',
+            env={"KERAS_BACKEND": "jax", **_QUIET},
+            versions_of=("jax", "jaxlib", "numpy"),
+        ),
+        Target(
+            name="keras-torch",
+            description="Keras 3 on the PyTorch backend",
+            requires=("keras", "torch"),
+            implementation="keras",
+            install='pip install "bn-behaviour[torch]"',
+            env={"KERAS_BACKEND": "torch", **_QUIET},
+            versions_of=("torch", "numpy"),
+        ),
+        Target(
+            name="tf_keras",
+            description="Keras 2 (tf_keras)",
+            requires=("tf_keras", "tensorflow"),
+            implementation="tf_keras",
+            install='pip install "bn-behaviour[tf_keras]"',
+            env={"TF_USE_LEGACY_KERAS": "1", **_QUIET},
+            versions_of=("tensorflow", "numpy"),
+        ),
+        Target(
+            name="tf1",
+            description="tf.compat.v1.layers.batch_normalization in graph mode",
+            requires=("tf_keras", "tensorflow"),
+            implementation="tensorflow",
+            install='pip install "bn-behaviour[tf_keras]"',
+            env={"TF_USE_LEGACY_KERAS": "1", **_QUIET},
+            bessel=True,
+            versions_of=("tf_keras", "numpy"),
+        ),
+    ]
+}
+
+
+def default_name() -> str:
+    """BN_BEHAVIOUR_TARGET, else Keras 3 on KERAS_BACKEND (default tensorflow)."""
+    env = os.environ.get("BN_BEHAVIOUR_TARGET")
+    if env:
+        return env
+    return f"keras-{os.environ.get('KERAS_BACKEND', 'tensorflow')}"
+
+
+def resolve(name: Optional[str]) -> Target:
+    """The target called ``name`` (or the default), or a one-line TargetError."""
+    name = name or default_name()
+    if name not in TARGETS:
+        raise TargetError(f"unknown target {name!r}; valid targets: {', '.join(TARGETS)}")
+    return TARGETS[name]
+
+
+def require(name: Optional[str]) -> Target:
+    """Like :func:`resolve`, and the target must be runnable here."""
+    target = resolve(name)
+    why = target.missing()
+    if why:
+        usable = [n for n, t in TARGETS.items() if t.missing() is None]
+        raise TargetError(
+            f"target {target.name!r} cannot run: {why}; usable here: {', '.join(usable) or 'none'}"
+        )
+    return target
