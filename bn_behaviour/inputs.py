@@ -27,7 +27,7 @@ MOVING_VARIANCE = 1.0
 LEARNING_RATE = 0.1
 
 _CHANNEL_MEANS = np.array([3.0, -2.0, 5.0])
-_CHANNEL_STDS = np.array([2.0, 0.5, 3.0])
+_CHANNEL_STDS = np.array([2.0, 1.5, 3.0])
 
 
 def _draw(offset: int) -> np.ndarray:

@@ -36,7 +36,7 @@ def cell(case: Optional[dict]) -> str:
     if o.get("error"):
         text = f"error {o['error'].split(':')[0]}"
     if case["status"] == "deviation":
-        text += f" (deviation {case.get('deviation', '')})".replace(" )", ")")
+        text += f" (deviation {case.get('deviation') or '?'})"
     elif case["status"] != "pass":
         text += f" ({case['status'].upper()})"
     return text

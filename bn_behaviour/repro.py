@@ -110,7 +110,7 @@ def snippet(target: str, s: Scenario) -> str:
         "import numpy as np, keras, tensorflow as tf\n"
         f"C, LR = {inputs.CHANNELS}, {inputs.LEARNING_RATE}\n"
         f"rng = np.random.default_rng({inputs.SEED})\n"
-        f"x = rng.normal([3.0, -2.0, 5.0], [2.0, 0.5, 3.0], ({inputs.BATCH_SIZE}, C)).astype('float32')\n"
+        f"x = rng.normal([3.0, -2.0, 5.0], [2.0, 1.5, 3.0], ({inputs.BATCH_SIZE}, C)).astype('float32')\n"
         "x_warm, y = x[::-1].copy(), np.zeros_like(x)\n"
         "k = keras.initializers.Constant\n"
         f"bn = keras.layers.BatchNormalization({ctor}gamma_initializer=k({inputs.GAMMA}), "

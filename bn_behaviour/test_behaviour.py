@@ -12,8 +12,9 @@ from bn_behaviour.scenario import generate
 def test_behaviour(bn_scenario, bn_target, bn_deviations, bn_record):
     """The scenario behaves as the documented rule says (or exactly as its known deviation records)."""
     result = observe(bn_target, bn_scenario)
-    bn_record(result.record())
-    judge(result, find(bn_deviations, bn_scenario))
+    entry = find(bn_deviations, bn_scenario)
+    bn_record({**result.record(), "deviation": entry.id if entry else None})
+    judge(result, entry)
 
 
 def test_deviation_entry_matches_a_scenario(bn_deviation, bn_deviations):
