@@ -26,14 +26,13 @@ MOVING_VARIANCE = 1.0
 #: Learning rate of the SGD optimiser used by every training path.
 LEARNING_RATE = 0.1
 
-_CHANNEL_MEANS = np.array([3.0, -2.0, 5.0])
-_CHANNEL_STDS = np.array([2.0, 1.5, 3.0])
+CHANNEL_MEANS = [3.0, -2.0, 5.0]
+CHANNEL_STDS = [2.0, 1.5, 3.0]
 
 
-def _draw(offset: int) -> np.ndarray:
+def _draw(offset: int, mean=CHANNEL_MEANS, std=CHANNEL_STDS) -> np.ndarray:
     rng = np.random.default_rng(SEED + offset)
-    x = rng.normal(_CHANNEL_MEANS, _CHANNEL_STDS, size=(BATCH_SIZE, CHANNELS))
-    return x.astype(np.float32)
+    return rng.normal(mean, std, size=(BATCH_SIZE, CHANNELS)).astype(np.float32)
 
 
 def batch() -> np.ndarray:
@@ -48,5 +47,4 @@ def warmup_batch() -> np.ndarray:
 
 def target() -> np.ndarray:
     """Regression targets for the loss (mean squared error)."""
-    rng = np.random.default_rng(SEED + 2)
-    return rng.normal(0.0, 1.0, size=(BATCH_SIZE, CHANNELS)).astype(np.float32)
+    return _draw(2, 0.0, 1.0)

@@ -16,7 +16,7 @@ import pytest
 
 from . import deviations as dev
 from .scenario import Scenario, generate
-from .targets import Target, TargetError, resolve
+from .targets import Target, TargetError, require, resolve
 
 CASE_KEY = "bn_behaviour_case"
 STASH = pytest.StashKey["Session"]()
@@ -31,6 +31,14 @@ def pytest_addoption(parser):
         "KERAS_BACKEND defaulting to tensorflow)",
     )
     g.addoption(
+        "--bn-deviations",
+        action="append",
+        default=[p for p in os.environ.get("BN_BEHAVIOUR_DEVIATIONS", "").split(os.pathsep) if p],
+        metavar="FILE",
+        help="extra known-deviation TOML file(s), checked before the suite's own "
+        "(env BN_BEHAVIOUR_DEVIATIONS, os.pathsep-separated)",
+    )
+    g.addoption(
         "--bn-report",
         default=os.environ.get("BN_BEHAVIOUR_REPORT"),
         metavar="PATH",
@@ -41,18 +49,19 @@ def pytest_addoption(parser):
 class Session:
     """What the plugin knows in one pytest process."""
 
-    def __init__(self, config, target: Target, explicit: bool):
+    def __init__(self, config, target: Target, extra: list[dev.Deviation]):
         self.config = config
         self.target = target
-        self.explicit = explicit
+        self.extra = extra
         self.cases: dict[str, dict] = {}
         self._entries: Optional[list[dev.Deviation]] = None
 
     @property
     def entries(self) -> list[dev.Deviation]:
-        """The target's known deviations that apply to the installed version."""
+        """Known deviations that apply to the installed version: the consumer's, then the suite's."""
         if self._entries is None:
-            self._entries = dev.applicable(dev.builtin(self.target.name), self.target.version())
+            own = dev.builtin(self.target.name)
+            self._entries = dev.applicable(self.extra + own, self.target.version())
         return self._entries
 
     def missing(self) -> Optional[str]:
@@ -95,13 +104,15 @@ def pytest_configure(config):
     name = config.getoption("bn_target")
     explicit = bool(name or os.environ.get("BN_BEHAVIOUR_TARGET"))
     try:
-        target = resolve(name)
-        if explicit and target.missing():
-            raise TargetError(f"target {target.name!r} cannot run here: {target.missing()}")
+        target = require(name) if explicit else resolve(name)
     except TargetError as e:
         raise pytest.UsageError(f"--bn-target: {e}") from None
+    try:
+        extra = [d for path in config.getoption("bn_deviations") for d in dev.load_file(path)]
+    except dev.DeviationFileError as e:
+        raise pytest.UsageError(f"--bn-deviations: {e}") from None
     target.activate()
-    config.stash[STASH] = Session(config, target, explicit)
+    config.stash[STASH] = Session(config, target, extra)
     config.addinivalue_line("markers", "bn_scenario: a case of the BatchNormalization matrix")
 
 

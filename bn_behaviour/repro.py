@@ -102,22 +102,22 @@ def snippet(target: str, s: Scenario) -> str:
     start = "model.trainable = False\n" if s.frozen in ("outer_then_layer", "unfrozen") else ""
     body = "\n".join(x for x in _steps(s) if x)
     if s.path not in COMPILED_PATHS or s.path.startswith("predict"):
-        show = "print('output[0]', keras.ops.convert_to_numpy(out)[0])\n"
+        show = "print('output[0]', keras.ops.convert_to_numpy(out)[0].tolist())\n"
     else:
         show = ""
     return (
         f"# bn-behaviour scenario {s.id}\nimport os\nos.environ['KERAS_BACKEND'] = '{backend}'\n"
         "import numpy as np, keras, tensorflow as tf\n"
         f"C, LR = {inputs.CHANNELS}, {inputs.LEARNING_RATE}\n"
-        f"rng = np.random.default_rng({inputs.SEED})\n"
-        f"x = rng.normal([3.0, -2.0, 5.0], [2.0, 1.5, 3.0], ({inputs.BATCH_SIZE}, C)).astype('float32')\n"
-        "x_warm, y = x[::-1].copy(), np.zeros_like(x)\n"
+        f"draw = lambda seed, mean, std: np.random.default_rng(seed).normal(mean, std, ({inputs.BATCH_SIZE}, C)).astype('float32')\n"
+        f"x = draw({inputs.SEED}, {inputs.CHANNEL_MEANS}, {inputs.CHANNEL_STDS})\n"
+        f"x_warm = draw({inputs.SEED + 1}, {inputs.CHANNEL_MEANS}, {inputs.CHANNEL_STDS})\n"
+        f"y = draw({inputs.SEED + 2}, 0.0, 1.0)\n"
         "k = keras.initializers.Constant\n"
         f"bn = keras.layers.BatchNormalization({ctor}gamma_initializer=k({inputs.GAMMA}), "
         f"beta_initializer=k({inputs.BETA}))\nbn.build((None, C))\n"
         f"{_BUILD[s.model]}\n{start}{body}\n{show}"
-        "print('batch mean', x.mean(0), 'batch var', x.var(0))\n"
-        "print('moving_mean', bn.moving_mean.numpy(), 'moving_variance', bn.moving_variance.numpy())\n"
-        "print('gamma', bn.gamma.numpy(), 'beta', bn.beta.numpy())\n"
+        "print('batch mean', x.mean(0).tolist(), 'batch var', x.var(0).tolist())\n"
+        "for w in bn.weights:\n    print(w.name, w.numpy().tolist())\n"
         "print('trainable_weights', [w.name for w in bn.trainable_weights])\n"
     )

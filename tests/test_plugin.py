@@ -84,3 +84,58 @@ def test_test_ids_read_as_scenarios(matrix):
     result = matrix("--collect-only", "-q")
     expected = "test_matrix.py::test_behaviour[layer-frozen=layer-when=before_compile-path=call-training=true]"
     assert expected in result.stdout.lines
+
+
+PASSING = Scenario("layer", "none", "before_compile", "call", "true")  # the rule: training mode
+
+
+def _deviation_file(pytester, **fields):
+    entry = {"id": "consumer-entry", "reason": "a test entry", "source": "https://example.org/entry",
+             "match": {"model": "layer", "frozen": "none", "path": "call", "training": "true"}}
+    entry.update(fields)
+    lines = ["[[deviation]]"]
+    for key, value in entry.items():
+        lines.append(f"{key} = {json.dumps(value) if isinstance(value, str) else _inline(value)}")
+    return pytester.makefile(".toml", deviations="\n".join(lines) + "\n")
+
+
+def _inline(d):
+    return "{ " + ", ".join(f"{k} = {json.dumps(v)}" for k, v in d.items()) + " }"
+
+
+def test_a_vanished_deviation_fails_and_names_its_entry(matrix, pytester, tmp_path):
+    """The case follows the rule, but an entry says it deviates: an unexpected pass is a failure."""
+    path = _deviation_file(pytester, observed={"mode": "inference", "moving_stats": "unchanged"})
+    out = tmp_path / "r.json"
+    result = matrix("--bn-deviations", str(path), "--bn-report", str(out), cases=[PASSING])
+    result.assert_outcomes(failed=1)
+    result.stdout.fnmatch_lines(["*XPASS(strict)*known deviation consumer-entry: a test entry*"])
+    assert json.loads(out.read_text())["cases"][0]["status"] == "fail"
+
+
+def test_a_deviation_that_misdescribes_the_observation_fails(matrix, pytester):
+    """Only the exact recorded deviation is an expected failure."""
+    scenario = Scenario("layer", "layer", "after_fit", "call_graph", "true")  # stale trace: training mode
+    path = _deviation_file(pytester, match={"model": "layer", "frozen": "layer", "when": "after_fit",
+                                            "path": "call_graph", "training": "true"},
+                           observed={"mode": "neither"})
+    result = matrix("--bn-deviations", str(path), cases=[scenario])
+    result.assert_outcomes(failed=1)
+    result.stdout.fnmatch_lines(["*known deviation consumer-entry does not describe what was observed*"])
+
+
+def test_a_recorded_deviation_is_an_expected_failure(matrix, tmp_path):
+    scenario = Scenario("layer", "layer", "after_fit", "call_graph", "true")
+    out = tmp_path / "r.json"
+    result = matrix("--bn-report", str(out), cases=[scenario])
+    result.assert_outcomes(xfailed=1)
+    case = json.loads(out.read_text())["cases"][0]
+    assert (case["status"], case["deviation"]) == ("deviation", "traced-function-keeps-stale-trainable")
+
+
+def test_a_bad_deviation_file_is_a_usage_error(pytester):
+    path = pytester.makefile(".toml", bad='[[deviation]]\nid = "x"\n')
+    pytester.makepyfile("def test_nothing(): pass\n")
+    result = pytester.runpytest_subprocess("--bn-deviations", str(path))
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    result.stderr.fnmatch_lines(["*--bn-deviations: *deviation 'x' has no 'match'*"])

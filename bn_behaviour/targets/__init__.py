@@ -157,6 +157,7 @@ def require(name: Optional[str]) -> Target:
     if why:
         usable = [n for n, t in TARGETS.items() if t.missing() is None]
         raise TargetError(
-            f"target {target.name!r} cannot run: {why}; usable here: {', '.join(usable) or 'none'}"
+            f"target {target.name!r} cannot run here: {why}; usable here: {', '.join(usable) or 'none'}"
+            f"; valid targets: {', '.join(TARGETS)}"
         )
     return target
