@@ -46,7 +46,7 @@ def observe(target: Target, s: Scenario, layer_cls=None) -> CaseResult:
     raw = driver.run(s, layer_cls)
     raw.bessel = target.bessel
     observed = classify(raw).as_dict()
-    exp = rules.expected(s)
+    exp = rules.expected_by(target.rule, s)
     return CaseResult(target.name, s, raw, observed, exp, rules.violations(s, observed, exp))
 
 
@@ -67,9 +67,10 @@ def explain(result: CaseResult, headline: str) -> str:
         describe_numbers(result.raw),
         "reproduce alone:",
         f"  {repro.command(result.target, s)}",
-        "standalone snippet:",
-        repro.snippet(result.target, s),
     ]
+    code = repro.snippet(result.target, s)
+    if code:
+        lines += ["standalone snippet:", code]
     return "\n".join(lines)
 
 

@@ -28,6 +28,9 @@ def _observe(args) -> int:
     if why:
         raise UsageError(f"scenario {s.id} is not in the matrix: {why}")
     target = require(args.target)
+    why = target.exclusion_reason(s)
+    if why:
+        raise UsageError(f"scenario {s.id} is not in the {target.name} matrix: {why}")
     from . import deviations
     from .case import observe
 

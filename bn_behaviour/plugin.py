@@ -15,7 +15,7 @@ from typing import Optional
 import pytest
 
 from . import deviations as dev
-from .scenario import Scenario, generate
+from .scenario import Scenario
 from .targets import Target, TargetError, require, resolve
 
 CASE_KEY = "bn_behaviour_case"
@@ -138,7 +138,8 @@ def pytest_generate_tests(metafunc):
             skip = pytest.mark.skip(reason=f"target {session.target.name} not installed: {why}")
             metafunc.parametrize("bn_scenario", [pytest.param(None, id="target-not-installed", marks=skip)])
             return
-        metafunc.parametrize("bn_scenario", [_param(session, s) for s in generate()])
+        scenarios = session.target.scenarios()
+        metafunc.parametrize("bn_scenario", [_param(session, s) for s in scenarios])
     if "bn_deviation" in metafunc.fixturenames:
         entries = session.entries
         metafunc.parametrize("bn_deviation", entries, ids=[d.id for d in entries] or None)

@@ -95,9 +95,21 @@ def _steps(s: Scenario) -> list[str]:
     return steps + [run]
 
 
-def snippet(target: str, s: Scenario) -> str:
+#: Snippet writers for targets other than Keras 3 on TensorFlow: target -> function(s) -> code.
+SNIPPETS: dict = {}
+
+
+def snippet(target: str, s: Scenario):
+    """A standalone program that performs ``s`` on ``target`` (None where none is written)."""
+    if target in SNIPPETS:
+        return SNIPPETS[target](s)
+    if target != "keras-tensorflow":
+        return None
+    return keras3_snippet(s)
+
+
+def keras3_snippet(s: Scenario, backend: str = "tensorflow") -> str:
     """A standalone Keras 3 program that performs ``s`` and prints what happened."""
-    backend = target.split("-", 1)[1] if target.startswith("keras-") else "tensorflow"
     ctor = "trainable=False, " if s.frozen == "layer_ctor" else ""
     start = "model.trainable = False\n" if s.frozen in ("outer_then_layer", "unfrozen") else ""
     body = "\n".join(x for x in _steps(s) if x)

@@ -211,6 +211,15 @@ CHECKS: dict[str, Callable[[Scenario, dict, dict], Optional[str]]] = {
 }
 
 
+#: Documented rules by name: scenario -> expected observation.  Targets name theirs.
+RULES: dict[str, Callable[[Scenario], dict]] = {"tf2": expected}
+
+
+def expected_by(rule: str, s: Scenario) -> dict:
+    """The expectation of the named rule (``tf2`` here; other modules may register more)."""
+    return RULES[rule](s)
+
+
 def violations(s: Scenario, observed: dict, exp: Optional[dict] = None) -> dict[str, str]:
     """Rule name -> message for every check the observation breaks."""
     exp = expected(s) if exp is None else exp

@@ -6,7 +6,6 @@ Each case's ID is its scenario; a known deviation is a strict xfail.
 
 from bn_behaviour.case import judge, observe
 from bn_behaviour.deviations import find
-from bn_behaviour.scenario import generate
 
 
 def test_behaviour(bn_scenario, bn_target, bn_deviations, bn_record):
@@ -17,11 +16,11 @@ def test_behaviour(bn_scenario, bn_target, bn_deviations, bn_record):
     judge(result, entry)
 
 
-def test_deviation_entry_matches_a_scenario(bn_deviation, bn_deviations):
+def test_deviation_entry_matches_a_scenario(bn_deviation, bn_deviations, bn_target):
     """Every known-deviation entry that applies to this version is the one used for some scenario.
 
     An entry whose pattern matches nothing (or only scenarios an earlier entry
     already claims) is stale data: fix its pattern or delete it.
     """
-    hits = [s.id for s in generate() if find(bn_deviations, s) is bn_deviation]
+    hits = [s.id for s in bn_target.scenarios() if find(bn_deviations, s) is bn_deviation]
     assert hits, f"known deviation {bn_deviation.id} ({bn_deviation.origin}) is used by no scenario"

@@ -44,6 +44,24 @@ class Target:
     bessel: bool = False
     #: Distributions whose versions every report records.
     versions_of: tuple[str, ...] = ("numpy",)
+    #: The documented rule this implementation claims (a key of bn_behaviour.rules.RULES).
+    rule: str = "tf2"
+    #: Axis values that do not exist on this target: axis -> {value: reason}.
+    unsupported: dict[str, dict[str, str]] = field(default_factory=dict)
+
+    def exclusion_reason(self, s) -> Optional[str]:
+        """Why ``s`` is not run on this target (beyond the generic exclusions), or None."""
+        for axis, values in self.unsupported.items():
+            why = values.get(getattr(s, axis))
+            if why:
+                return f"{axis}={getattr(s, axis)} on {self.name}: {why}"
+        return None
+
+    def scenarios(self) -> list:
+        """The matrix for this target: every generic scenario it supports."""
+        from ..scenario import generate
+
+        return [s for s in generate() if self.exclusion_reason(s) is None]
 
     def missing(self) -> Optional[str]:
         """Why this target cannot run here, or None."""
