@@ -10,6 +10,7 @@ import json
 import pytest
 
 from bn_behaviour.scenario import Scenario
+from bn_behaviour.targets import TARGETS
 
 CASES = [
     Scenario("layer", "none", "before_compile", "call", "true"),
@@ -18,13 +19,21 @@ CASES = [
 ]
 
 
+TARGET = "keras-tensorflow"
+
+
 @pytest.fixture
-def matrix(pytester):
+def matrix(pytester, monkeypatch):
+    """Run chosen matrix cases of keras-tensorflow in a fresh pytest process."""
+    if TARGETS[TARGET].missing():
+        pytest.skip(f"{TARGET} is not installed")
+    for var in ("BN_BEHAVIOUR_TARGET", "BN_BEHAVIOUR_REPORT", "BN_BEHAVIOUR_DEVIATIONS"):
+        monkeypatch.delenv(var, raising=False)
     pytester.makepyfile(test_matrix="from bn_behaviour.test_behaviour import test_behaviour\n")
 
     def run(*args, cases=CASES):
         ids = [f"test_matrix.py::test_behaviour[{s.id}]" for s in cases]
-        return pytester.runpytest_subprocess(*ids, "-p", "no:cacheprovider", *args)
+        return pytester.runpytest_subprocess(*ids, "-p", "no:cacheprovider", "--bn-target", TARGET, *args)
 
     return run
 
