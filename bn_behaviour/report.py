@@ -8,6 +8,7 @@ rendered as ``behaviour.md`` (one row per scenario, one column per target).
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 from concurrent.futures import ThreadPoolExecutor
@@ -40,6 +41,24 @@ def cell(case: Optional[dict]) -> str:
     elif case["status"] != "pass":
         text += f" ({case['status'].upper()})"
     return text
+
+
+def schedule(n_targets: int, workers: str, cores: int) -> tuple[int, str]:
+    """How many targets run at once and the xdist workers each gets.
+
+    >>> schedule(5, "auto", 2)
+    (2, '1')
+    >>> schedule(1, "auto", 2)
+    (1, 'auto')
+    >>> schedule(3, "4", 8)
+    (2, '4')
+    """
+    if workers != "auto":
+        return max(1, min(n_targets, cores // max(1, int(workers)))), workers
+    if n_targets <= 1:
+        return 1, "auto"
+    concurrent = max(1, min(n_targets, cores))
+    return concurrent, str(max(1, cores // concurrent))
 
 
 def run_target(name: str, out: Path, workers: str) -> dict:
@@ -112,8 +131,9 @@ def main(args) -> int:
     todo = [n for n in names if n not in skipped]
     reuse = [n for n in todo if args.reuse and (out / f"{n}.json").exists()]
     run = [n for n in todo if n not in reuse]
-    with ThreadPoolExecutor(max_workers=max(1, min(len(run), 2))) as pool:
-        fresh = dict(zip(run, pool.map(lambda n: run_target(n, out, args.workers), run)))
+    concurrent, workers = schedule(len(run), args.workers, os.cpu_count() or 1)
+    with ThreadPoolExecutor(max_workers=concurrent) as pool:
+        fresh = dict(zip(run, pool.map(lambda n: run_target(n, out, workers), run)))
     reports = [fresh[n] if n in fresh else json.loads((out / f"{n}.json").read_text()) for n in todo]
     merged = merge(reports, skipped)
     (out / "behaviour.json").write_text(json.dumps(merged, indent=1, sort_keys=True) + "\n")
