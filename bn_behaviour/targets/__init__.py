@@ -118,6 +118,10 @@ TARGETS: dict[str, Target] = {
             implementation="keras",
             install='pip install "bn-behaviour[jax]"',
             env={"KERAS_BACKEND": "jax", **_QUIET},
+            driver="keras3",
+            # Keras 3 updates moving_variance with the biased batch variance on
+            # every backend (checked numerically by every `updated` case).
+            bessel=False,
             versions_of=("jax", "jaxlib", "numpy"),
         ),
         Target(
@@ -127,7 +131,17 @@ TARGETS: dict[str, Target] = {
             implementation="keras",
             install='pip install "bn-behaviour[torch]"',
             env={"KERAS_BACKEND": "torch", **_QUIET},
+            driver="keras3",
+            # Biased batch variance, as on every Keras 3 backend (checked numerically).
+            bessel=False,
             versions_of=("torch", "numpy"),
+            unsupported={
+                "path": {
+                    "call_graph": "the PyTorch backend has no traced function the user wraps a call in "
+                    "(Keras runs torch eagerly; torch.compile is an optional compiler, not a tracing "
+                    "API with tf.function's or jax.jit's semantics)",
+                },
+            },
         ),
         Target(
             name="tf_keras",
@@ -136,6 +150,11 @@ TARGETS: dict[str, Target] = {
             implementation="tf_keras",
             install='pip install "bn-behaviour[tf_keras]"',
             env={"TF_USE_LEGACY_KERAS": "1", **_QUIET},
+            driver="tf_keras",
+            # (N, C) inputs never take the fused kernel; the non-fused path keeps
+            # the biased batch variance (checked numerically by every `updated`
+            # case).  The fused 4-D path is Bessel-corrected: see test_fused.py.
+            bessel=False,
             versions_of=("tensorflow", "numpy"),
         ),
         Target(
@@ -145,8 +164,39 @@ TARGETS: dict[str, Target] = {
             implementation="tensorflow",
             install='pip install "bn-behaviour[tf_keras]"',
             env={"TF_USE_LEGACY_KERAS": "1", **_QUIET},
+            driver="tf1",
+            # The driver feeds rank-4 images, so the default fused kernel runs and
+            # keeps the Bessel-corrected variance (rank-2 input would not: see
+            # the driver's docstring and tests/test_seed_tf1.py).
             bessel=True,
             versions_of=("tf_keras", "numpy"),
+            rule="tf1",
+            unsupported={
+                "model": dict.fromkeys(
+                    ["sequential", "functional", "subclassed", "nested", "base_training_false"],
+                    "the TF1 function is applied to a tensor in a graph; there is no Keras model around it",
+                ),
+                "frozen": {
+                    "layer": "the function returns a tensor, not a layer, so trainable=False "
+                    "can only be passed to it (frozen=layer_ctor)",
+                    **dict.fromkeys(
+                        ["inner_model", "outer_model", "outer_then_layer", "unfrozen"],
+                        "there is no model to freeze or unfreeze",
+                    ),
+                },
+                "when": dict.fromkeys(
+                    ["after_compile", "after_compile_recompile", "after_fit", "after_fit_recompile"],
+                    "graph mode has no compile() and trainable is fixed when the graph is built",
+                ),
+                "path": {
+                    "call_graph": "in graph mode every sess.run is already a graph run: "
+                    "it would be path=call again",
+                    **dict.fromkeys(
+                        ["fit", "train_on_batch", "evaluate", "test_on_batch", "predict", "predict_on_batch"],
+                        "there is no compile()/fit(): the TF1 function has no Keras model",
+                    ),
+                },
+            },
         ),
     ]
 }

@@ -1,0 +1,274 @@
+"""What every Keras-style driver does the same way, whatever the framework.
+
+A driver builds the layer and the models around it with its own framework
+(Keras 3, or Keras 2 as ``tf_keras``); the order in which a scenario then
+acts (freeze at build, change at ``when``, warm-up step, observed path) and
+the facts read back are the same for all of them, so they live here once.
+Nothing here imports a framework: the drivers pass their objects in.
+
+>>> format_error(ValueError("bad <Variable at 0x7f3a2c> here\\nmore"))
+'ValueError: bad <Variable at 0x...> here'
+>>> weight_names([type("V", (), {"name": "inner/batch_normalization/gamma:0"})()])
+['gamma']
+>>> flat_data().x.shape, image_data().x.shape
+((8, 3), (2, 2, 2, 3))
+>>> from bn_behaviour.reference import batch_moments
+>>> all(np.array_equal(a, b) for a, b in zip(batch_moments(image_data().x), batch_moments(flat_data().x)))
+True
+"""
+
+from __future__ import annotations
+
+import functools
+import re
+import warnings
+from dataclasses import dataclass
+from typing import Any, Callable, Optional
+
+import numpy as np
+
+from .. import inputs
+from ..observation import STATE_NAMES, Raw
+from ..scenario import COMPILED_PATHS, TRAINING_PATHS, Scenario
+
+#: The (N, H, W, C) batches of the fused 4-D path: the seeded samples as two
+#: 2x2 images, so each channel holds the same 8 values as the flat batch and
+#: the separations tests/test_inputs.py proves (modes, variance conventions) hold.
+IMAGE_SHAPE = (2, 2, 2, inputs.CHANNELS)
+
+
+@dataclass(frozen=True)
+class Data:
+    """The batches one scenario runs on: observed ``x``, warm-up ``warm``, targets ``y``."""
+
+    x: np.ndarray
+    warm: np.ndarray
+    y: np.ndarray
+
+    @property
+    def shape(self) -> tuple[int, ...]:
+        """The per-sample shape (what ``Input(shape)`` takes)."""
+        return tuple(self.x.shape[1:])
+
+    @property
+    def batch_size(self) -> int:
+        return int(self.x.shape[0])
+
+
+def flat_data() -> Data:
+    """The (N, C) batches of the main matrix."""
+    return Data(inputs.batch(), inputs.warmup_batch(), inputs.target())
+
+
+def image_data() -> Data:
+    """The same batches reshaped to (N, H, W, C) images."""
+    flat = flat_data()
+    return Data(*(a.reshape(IMAGE_SHAPE) for a in (flat.x, flat.warm, flat.y)))
+
+
+def layer_kwargs(s: Scenario, constant) -> dict[str, Any]:
+    """The layer's constructor arguments: the starting values, and ``trainable=False`` for ``layer_ctor``.
+
+    ``constant`` is the framework's ``initializers.Constant``.
+    """
+    kwargs: dict[str, Any] = dict(
+        gamma_initializer=constant(inputs.GAMMA),
+        beta_initializer=constant(inputs.BETA),
+        moving_mean_initializer=constant(inputs.MOVING_MEAN),
+        moving_variance_initializer=constant(inputs.MOVING_VARIANCE),
+    )
+    if s.frozen == "layer_ctor":
+        kwargs["trainable"] = False
+    return kwargs
+
+
+@functools.cache
+def holder_class(model_cls: type) -> type:
+    """The ``subclassed`` model for a framework: a subclass of its ``Model`` holding the layer."""
+
+    class Holder(model_cls):
+        def __init__(self, bn, **kwargs):
+            super().__init__(**kwargs)
+            self.bn = bn
+
+        def call(self, x, training=None):
+            return self.bn(x, training=training)
+
+    return Holder
+
+
+def build(api, s: Scenario, layer_cls, shape=(inputs.CHANNELS,), **extra) -> dict[str, Any]:
+    """The layer and the objects around it: ``layer``, ``inner``, ``outer``.
+
+    ``api`` is the Keras module (``keras`` or ``tf_keras``); ``shape`` the
+    per-sample input shape; ``extra`` more constructor arguments.
+    """
+    bn = layer_cls(**layer_kwargs(s, api.initializers.Constant), **extra)
+    bn.build((None, *shape))
+    objs: dict[str, Any] = {"layer": bn}
+    if s.model == "sequential":
+        objs["outer"] = api.Sequential([api.Input(shape), bn])
+    elif s.model == "functional":
+        x = api.Input(shape)
+        objs["outer"] = api.Model(x, bn(x))
+    elif s.model == "subclassed":
+        objs["outer"] = holder_class(api.Model)(bn)
+        objs["outer"].build((None, *shape))
+    elif s.model in ("nested", "base_training_false"):
+        xi = api.Input(shape)
+        inner = api.Model(xi, bn(xi), name="inner")
+        x = api.Input(shape)
+        kw = {"training": False} if s.model == "base_training_false" else {}
+        objs["inner"], objs["outer"] = inner, api.Model(x, inner(x, **kw))
+    return objs
+
+
+def format_error(e: BaseException) -> str:
+    """``Class: first line`` with addresses masked, so reports are deterministic."""
+    first = (str(e).strip().splitlines() or [""])[0]
+    first = re.sub(r"0x[0-9a-fA-F]+", "0x...", first)[:300]
+    return f"{type(e).__name__}: {first}" if first else type(e).__name__
+
+
+def weight_names(variables) -> list[str]:
+    """Bare variable names: ``inner/bn/gamma:0`` -> ``gamma``."""
+    return [v.name.split("/")[-1].split(":")[0] for v in variables]
+
+
+def state(bn) -> dict[str, np.ndarray]:
+    return {k: np.array(getattr(bn, k).numpy(), dtype=np.float64) for k in STATE_NAMES}
+
+
+def outermost(objs):
+    return objs.get("outer", objs["layer"])
+
+
+def freeze_at_build(s: Scenario, objs) -> None:
+    if s.frozen in ("outer_then_layer", "unfrozen"):
+        outermost(objs).trainable = False
+
+
+def change(s: Scenario, objs) -> None:
+    """The scenario's ``trainable`` change, made at its ``when``."""
+    if s.frozen == "layer":
+        objs["layer"].trainable = False
+    elif s.frozen == "inner_model":
+        objs["inner"].trainable = False
+    elif s.frozen == "outer_model":
+        objs["outer"].trainable = False
+    elif s.frozen == "outer_then_layer":
+        objs["layer"].trainable = True
+    elif s.frozen == "unfrozen":
+        outermost(objs).trainable = True
+
+
+def training_kwargs(s: Scenario) -> dict[str, bool]:
+    return {} if s.training == "none" else {"training": s.training == "true"}
+
+
+class Runner:
+    """Runs one path on the built objects, with the warm-up and change at ``when``.
+
+    A driver subclasses it with ``compile()`` (sets ``self.capture``, a metric
+    keeping ``y_pred`` in ``value`` and counting calls in ``count``) and
+    ``make_function()`` (sets ``self.fn``, the traced call or training step).
+    """
+
+    def __init__(self, s: Scenario, objs, data: Optional[Data] = None):
+        self.s, self.objs = s, objs
+        self.data = data or flat_data()
+        self.container = outermost(objs)
+        self.kw = training_kwargs(s)
+        self.capture: Any = None
+        self.fn: Optional[Callable] = None
+
+    def compile(self) -> None:
+        raise NotImplementedError
+
+    def make_function(self) -> None:
+        raise NotImplementedError
+
+    def warm_up(self):
+        d = self.data
+        if self.s.path in COMPILED_PATHS:
+            self.container.fit(d.warm, d.y, batch_size=d.batch_size, verbose=0)
+        else:
+            self.call_traced(d.warm)
+
+    def call_traced(self, x):
+        if self.s.path == "custom_loop":
+            return self.fn(x, self.data.y)
+        return self.fn(x)
+
+    def prepare(self) -> None:
+        """Everything up to (not including) the observed path, per ``when``."""
+        s, compiled = self.s, self.s.path in COMPILED_PATHS
+        setup = self.compile if compiled else self.make_function
+        if s.path == "call":
+            change(s, self.objs)
+            return
+        if s.when == "before_compile":
+            change(s, self.objs)
+            setup()
+            return
+        setup()
+        if s.when.startswith("after_fit"):
+            self.warm_up()
+        change(s, self.objs)
+        if s.when.endswith("_recompile"):
+            setup()
+
+    def run(self, x) -> Optional[np.ndarray]:
+        """The observed path; returns the layer's output when the path reveals it."""
+        p, c, y, b = self.s.path, self.container, self.data.y, self.data.batch_size
+        if p == "call":
+            return np.asarray(c(x, **self.kw))
+        if p in ("call_graph", "custom_loop"):
+            return np.asarray(self.call_traced(x))
+        if p == "predict":
+            return np.asarray(c.predict(x, batch_size=b, verbose=0))
+        if p == "predict_on_batch":
+            return np.asarray(c.predict_on_batch(x))
+        self.capture.reset_state()
+        if p == "fit":
+            c.fit(x, y, batch_size=b, epochs=1, shuffle=False, verbose=0)
+        elif p == "train_on_batch":
+            c.train_on_batch(x, y)
+        elif p == "evaluate":
+            c.evaluate(x, y, batch_size=b, verbose=0)
+        elif p == "test_on_batch":
+            c.test_on_batch(x, y)
+        if float(np.asarray(self.capture.count)) < 1:
+            return None
+        return np.asarray(self.capture.value)
+
+
+def perform(runner: Runner) -> Raw:
+    """Freeze at build, prepare, run the observed path and read the facts back."""
+    s, objs, x = runner.s, runner.objs, runner.data.x
+    bn = objs["layer"]
+    freeze_at_build(s, objs)
+    before, output, error = state(bn), None, None
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        try:
+            runner.prepare()
+            before = state(bn)
+            output = runner.run(x)
+        except Exception as e:  # an error is a behaviour to record
+            error = format_error(e)
+    bn_vars = [id(v) for v in bn.weights]
+    model_trainable = [v for v in outermost(objs).trainable_weights if id(v) in bn_vars]
+    return Raw(
+        x=x,
+        output=output,
+        before=before,
+        after=state(bn),
+        trainable_weights=weight_names(bn.trainable_weights),
+        non_trainable_weights=weight_names(bn.non_trainable_weights),
+        model_trainable_weights=weight_names(model_trainable),
+        trains=s.path in TRAINING_PATHS,
+        error=error,
+        epsilon=float(bn.epsilon),
+        momentum=float(bn.momentum),
+    )

@@ -1,0 +1,93 @@
+"""Driver for Keras 2 (``tf_keras``): performs a scenario on the real layer and records raw facts.
+
+The same scenario semantics as the Keras 3 driver (the ordering lives in
+bn_behaviour.targets.common); only the framework calls differ: tf_keras
+models and optimiser (``apply_gradients`` in the custom loop), metric
+variables through ``add_weight``.  TF_USE_LEGACY_KERAS=1 is set by the
+target registry before this module is imported.
+
+``run(s, fused=True)`` is the fused path: the layer is built with
+``fused=True`` and runs on (N, H, W, C) images (bn_behaviour/test_fused.py);
+on the default (N, C) batches tf_keras never fuses.
+"""
+
+from __future__ import annotations
+
+import tensorflow as tf
+import tf_keras
+
+from .. import inputs
+from ..observation import Raw
+from ..scenario import Scenario
+from . import common
+
+
+class CaptureOutput(tf_keras.metrics.Metric):
+    """A metric that keeps the last ``y_pred`` so compiled paths reveal the layer's output."""
+
+    def __init__(self, shape):
+        super().__init__(name="capture_output")
+        self.value = self.add_weight(name="value", shape=shape, initializer="zeros")
+        self.count = self.add_weight(name="count", shape=(), initializer="zeros")
+
+    def update_state(self, y_true, y_pred, sample_weight=None):
+        self.value.assign(tf.cast(y_pred, self.value.dtype))
+        self.count.assign_add(1.0)
+
+    def result(self):
+        return tf.identity(self.count)
+
+    def reset_state(self):
+        # tf_keras's default assigns the scalar 0 to every variable, which
+        # fails on the non-scalar ``value``.
+        for v in self.variables:
+            v.assign(tf.zeros_like(v))
+
+
+def _train_step(container, kw):
+    """One GradientTape step with ``optimizer.apply_gradients``, as the tf_keras guide writes it."""
+    opt = tf_keras.optimizers.SGD(inputs.LEARNING_RATE)
+
+    @tf.function
+    def step(x, y):
+        with tf.GradientTape() as tape:
+            out = container(x, **kw)
+            loss = tf.reduce_mean(tf.square(out - y))
+        variables = container.trainable_weights
+        grads = tape.gradient(loss, variables)
+        opt.apply_gradients(zip(grads, variables))
+        return out
+
+    return step
+
+
+class Runner(common.Runner):
+    """The shared ordering (bn_behaviour.targets.common) with tf_keras's compile and traced functions."""
+
+    def compile(self):
+        self.capture = CaptureOutput(self.data.x.shape)
+        self.container.compile(
+            optimizer=tf_keras.optimizers.SGD(inputs.LEARNING_RATE),
+            loss="mse",
+            metrics=[self.capture],
+        )
+
+    def make_function(self):
+        if self.s.path == "custom_loop":
+            self.fn = _train_step(self.container, self.kw)
+        else:
+            self.fn = tf.function(lambda x: self.container(x, **self.kw))
+
+
+def run(s: Scenario, layer_cls=None, fused: bool = False) -> Raw:
+    """Perform ``s`` on the real layer and return what happened.
+
+    ``fused=True``: BatchNormalization(fused=True) on the (N, H, W, C) batches.
+    """
+    layer_cls = layer_cls or tf_keras.layers.BatchNormalization
+    tf_keras.backend.clear_session()
+    tf_keras.utils.set_random_seed(inputs.SEED)
+    data = common.image_data() if fused else common.flat_data()
+    extra = {"fused": True} if fused else {}
+    objs = common.build(tf_keras, s, layer_cls, data.shape, **extra)
+    return common.perform(Runner(s, objs, data))
