@@ -69,6 +69,32 @@ class Observation:
         return asdict(self)
 
 
+GAMMA_BETA = ["beta", "gamma"]
+MOVING = ["moving_mean", "moving_variance"]
+
+
+def expectation(mode: str, affine: str, layer_trainable: bool, model_trainable: bool) -> dict:
+    """The full observation a rule predicts from its decisions.
+
+    Shared by every rule: the moving statistics move exactly when the batch
+    is normalised in training mode; gamma/beta are trainable weights of the
+    layer (and of the model) exactly when the rule says so; nothing raises.
+
+    >>> e = expectation("inference", "n/a", layer_trainable=False, model_trainable=False)
+    >>> e["moving_stats"], e["trainable_weights"], e["non_trainable_weights"]
+    ('unchanged', [], ['beta', 'gamma', 'moving_mean', 'moving_variance'])
+    """
+    return Observation(
+        mode=mode,
+        moving_stats="updated" if mode == "training" else "unchanged",
+        affine=affine,
+        trainable_weights=GAMMA_BETA if layer_trainable else [],
+        non_trainable_weights=sorted(MOVING + ([] if layer_trainable else GAMMA_BETA)),
+        model_trainable_weights=GAMMA_BETA if model_trainable else [],
+        error=None,
+    ).as_dict()
+
+
 def _close(a, b) -> bool:
     return bool(np.allclose(np.asarray(a, np.float64), b, rtol=RTOL, atol=ATOL))
 

@@ -22,6 +22,7 @@ from __future__ import annotations
 
 from typing import Callable, Optional
 
+from .observation import expectation
 from .scenario import (
     COMPILED_TRAINING_PATHS,
     MODELS_WITH_INNER,
@@ -35,9 +36,6 @@ FAQ = (
     "https://keras.io/getting_started/faq/"
     "#whats-the-difference-between-the-training-argument-in-call-and-the-trainable-attribute"
 )
-
-GAMMA_BETA = ["beta", "gamma"]
-MOVING = ["moving_mean", "moving_variance"]
 
 State = dict[str, bool]  # object ("layer", "inner", "outer") -> trainable
 
@@ -123,15 +121,7 @@ def expected(s: Scenario) -> dict:
         affine = "updated" if all(eff.values()) else "unchanged"
     else:
         affine = "n/a"
-    return {
-        "mode": mode,
-        "moving_stats": "updated" if mode == "training" else "unchanged",
-        "affine": affine,
-        "trainable_weights": GAMMA_BETA if now["layer"] else [],
-        "non_trainable_weights": sorted(MOVING + ([] if now["layer"] else GAMMA_BETA)),
-        "model_trainable_weights": GAMMA_BETA if all(now.values()) else [],
-        "error": None,
-    }
+    return expectation(mode, affine, layer_trainable=now["layer"], model_trainable=all(now.values()))
 
 
 # --- checks: one per documented behaviour -----------------------------------

@@ -52,13 +52,12 @@ The rule only reads the scenario; it imports nothing from ``bn_behaviour.rules``
 
 from __future__ import annotations
 
+from .observation import expectation
 from .scenario import TRAINING_PATHS, Scenario
 
 API_DOC = "https://www.tensorflow.org/api_docs/python/tf/compat/v1/layers/batch_normalization"
 OPTIMIZER_DOC = "https://www.tensorflow.org/api_docs/python/tf/compat/v1/train/Optimizer#minimize"
 
-GAMMA_BETA = ["beta", "gamma"]
-MOVING = ["moving_mean", "moving_variance"]
 
 
 def training_flag(s: Scenario) -> bool:
@@ -87,17 +86,8 @@ def expected(s: Scenario) -> dict:
     * error: nothing in API or OPT says any of these scenarios fails.
     """
     mode = "training" if training_flag(s) else "inference"
-    in_collection = GAMMA_BETA if trainable(s) else []
     if s.path in TRAINING_PATHS:
         affine = "updated" if trainable(s) else "unchanged"
     else:
         affine = "n/a"
-    return {
-        "mode": mode,
-        "moving_stats": "updated" if mode == "training" else "unchanged",
-        "affine": affine,
-        "trainable_weights": list(in_collection),
-        "non_trainable_weights": sorted(MOVING + ([] if trainable(s) else GAMMA_BETA)),
-        "model_trainable_weights": list(in_collection),
-        "error": None,
-    }
+    return expectation(mode, affine, layer_trainable=trainable(s), model_trainable=trainable(s))
