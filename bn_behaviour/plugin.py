@@ -120,7 +120,8 @@ def _session(config) -> Session:
     return config.stash[STASH]
 
 
-def _param(session: Session, s: Scenario):
+def scenario_param(session: Session, s: Scenario):
+    """``pytest.param`` for one scenario: its ID, and a strict xfail when a known deviation matches it."""
     entry = dev.find(session.entries, s)
     marks = [pytest.mark.bn_scenario]
     if entry is not None:
@@ -139,7 +140,7 @@ def pytest_generate_tests(metafunc):
             metafunc.parametrize("bn_scenario", [pytest.param(None, id="target-not-installed", marks=skip)])
             return
         scenarios = session.target.scenarios()
-        metafunc.parametrize("bn_scenario", [_param(session, s) for s in scenarios])
+        metafunc.parametrize("bn_scenario", [scenario_param(session, s) for s in scenarios])
     if "bn_deviation" in metafunc.fixturenames:
         entries = session.entries
         metafunc.parametrize("bn_deviation", entries, ids=[d.id for d in entries] or None)

@@ -24,7 +24,7 @@ from bn_behaviour import reference, rules
 from bn_behaviour.case import CaseResult, judge
 from bn_behaviour.deviations import find
 from bn_behaviour.observation import ATOL, RTOL, classify
-from bn_behaviour.plugin import STASH, _param
+from bn_behaviour.plugin import STASH, scenario_param
 from bn_behaviour.scenario import Scenario
 
 #: The only target with a fused path to run.
@@ -66,7 +66,7 @@ def pytest_generate_tests(metafunc):
         return
     params = []
     for s in fused_scenarios(session.target):
-        p = _param(session, s)  # the main matrix's marks: its known deviation, if any
+        p = scenario_param(session, s)  # the main matrix's marks: its known deviation, if any
         params.append(pytest.param(*p.values, id=f"{s.id}{SUFFIX}", marks=p.marks))
     metafunc.parametrize("fused_scenario", params)
 
