@@ -23,12 +23,15 @@ _SHORT = {"training": "train", "inference": "infer", "updated": "upd", "unchange
           "updated_otherwise": "upd?!", "n/a": "-", "neither": "neither"}
 
 
-def cell(case: Optional[dict]) -> str:
+def cell(case: Optional[dict], link: bool = False) -> str:
     """One table cell: mode / moving stats / gamma-beta, then status marks.
 
     >>> cell({"observed": {"mode": "inference", "moving_stats": "unchanged", "affine": "n/a", "error": None},
     ...       "status": "pass"})
     'infer / same / -'
+    >>> cell({"observed": {"mode": "training", "moving_stats": "updated", "affine": "n/a", "error": None},
+    ...       "status": "deviation", "deviation": "d1", "deviation_source": "https://x.org/1"}, link=True)
+    'train / upd / - (deviation [d1](https://x.org/1))'
     """
     if case is None:
         return ""
@@ -37,7 +40,10 @@ def cell(case: Optional[dict]) -> str:
     if o.get("error"):
         text = f"error {o['error'].split(':')[0]}"
     if case["status"] == "deviation":
-        text += f" (deviation {case.get('deviation') or '?'})"
+        name = case.get("deviation") or "?"
+        if link and case.get("deviation_source"):
+            name = f"[{name}]({case['deviation_source']})"
+        text += f" (deviation {name})"
     elif case["status"] != "pass":
         text += f" ({case['status'].upper()})"
     return text
@@ -101,7 +107,7 @@ def markdown(merged: dict) -> str:
     lines.append("|---|" + "---|" * len(names))
     for row in merged["rows"]:
         s = Scenario.from_id(row["id"])
-        cells = [cell(row["cases"].get(n)) for n in names]
+        cells = [cell(row["cases"].get(n), link=True) for n in names]
         lines.append(f'| <a id="{s.id}"></a>`{s.id}` | ' + " | ".join(cells) + " |")
     return "\n".join(lines) + "\n"
 

@@ -12,7 +12,8 @@ def test_behaviour(bn_scenario, bn_target, bn_deviations, bn_record):
     """The scenario behaves as the documented rule says (or exactly as its known deviation records)."""
     result = observe(bn_target, bn_scenario)
     entry = find(bn_deviations, bn_scenario)
-    bn_record({**result.record(), "deviation": entry.id if entry else None})
+    bn_record({**result.record(), "deviation": entry.id if entry else None,
+               "deviation_source": entry.source if entry else None})
     judge(result, entry)
 
 
