@@ -11,6 +11,7 @@ from typing import Optional
 
 from . import repro, rules
 from .deviations import Deviation
+from .layer import describe as describe_layer
 from .observation import Raw, classify, describe_numbers
 from .scenario import Scenario
 from .targets import Target
@@ -28,6 +29,7 @@ class CaseResult:
     observed: dict
     expected: dict
     violations: dict[str, str] = field(default_factory=dict)
+    layer: str = "genuine"  # bn_behaviour.layer.describe of the class under test
 
     def record(self) -> dict:
         """The JSON-able part (what the report stores)."""
@@ -47,7 +49,8 @@ def observe(target: Target, s: Scenario, layer_cls=None) -> CaseResult:
     raw.bessel = target.bessel
     observed = classify(raw).as_dict()
     exp = rules.expected_by(target.rule, s)
-    return CaseResult(target.name, s, raw, observed, exp, rules.violations(s, observed, exp))
+    violated = rules.violations(s, observed, exp)
+    return CaseResult(target.name, s, raw, observed, exp, violated, describe_layer(layer_cls))
 
 
 def _fmt(d: dict) -> str:
@@ -66,9 +69,9 @@ def explain(result: CaseResult, headline: str) -> str:
         f"observed: {_fmt(result.observed)}",
         describe_numbers(result.raw),
         "reproduce alone:",
-        f"  {repro.command(result.target, s)}",
+        f"  {repro.command(result.target, s, result.layer)}",
     ]
-    code = repro.snippet(result.target, s)
+    code = repro.snippet(result.target, s) if result.layer == "genuine" else None
     if code:
         lines += ["standalone snippet:", code]
     return "\n".join(lines)

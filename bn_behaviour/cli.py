@@ -34,12 +34,22 @@ def _observe(args) -> int:
     from . import deviations
     from .case import observe
 
-    result = observe(target, s)
+    layer = None
+    if args.layer:
+        from .layer import LayerSpecError, load
+
+        target.activate()
+        try:
+            layer = load(args.layer)
+        except LayerSpecError as e:
+            raise UsageError(str(e)) from None
+    result = observe(target, s, layer)
     entry = deviations.find(deviations.applicable(deviations.builtin(target.name), target.version()), s)
     out = {
         "target": target.name,
         "versions": target.versions(),
         **result.record(),
+        "layer": result.layer,
         "known_deviation": entry.label() if entry else None,
         "description": s.describe(),
     }
@@ -60,6 +70,7 @@ def parser() -> argparse.ArgumentParser:
     o.add_argument("--target", default=None, help="target name (default: BN_BEHAVIOUR_TARGET or keras-$KERAS_BACKEND)")
     for axis, values in AXES.items():
         o.add_argument(f"--{axis}", required=True, help=", ".join(values))
+    o.add_argument("--layer", default=None, help="module:attr of a BatchNormalization-compatible class to observe")
     o.set_defaults(func=_observe)
     r = sub.add_parser("report", help="run the matrix on the installed target(s) and print the behaviour table")
     r.add_argument("--target", action="append", default=None, help="target(s) to run (default: every installed one)")

@@ -16,9 +16,15 @@ import pytest
 
 from . import deviations as dev
 from .scenario import Scenario
+from .layer import LayerSpecError
+from .layer import describe as describe_layer
+from .layer import load as load_layer
 from .targets import Target, TargetError, require, resolve
 
 CASE_KEY = "bn_behaviour_case"
+XFAIL_MODES = ("strict", "lenient", "skip")
+#: Targets whose layer class --bn-layer can replace.
+LAYER_TARGETS = ("keras-tensorflow", "keras-jax", "keras-torch", "tf_keras")
 STASH = pytest.StashKey["Session"]()
 
 
@@ -39,6 +45,20 @@ def pytest_addoption(parser):
         "(env BN_BEHAVIOUR_DEVIATIONS, os.pathsep-separated)",
     )
     g.addoption(
+        "--bn-layer",
+        default=os.environ.get("BN_BEHAVIOUR_LAYER"),
+        metavar="MODULE:ATTR",
+        help="BatchNormalization-compatible class to test instead of the genuine one "
+        "(keras-* and tf_keras targets; env BN_BEHAVIOUR_LAYER)",
+    )
+    g.addoption(
+        "--bn-xfail",
+        default=os.environ.get("BN_BEHAVIOUR_XFAIL", "strict"),
+        choices=XFAIL_MODES,
+        help="known deviations: strict (default; a vanished deviation fails the run), "
+        "lenient (it passes), skip (do not run them) (env BN_BEHAVIOUR_XFAIL)",
+    )
+    g.addoption(
         "--bn-report",
         default=os.environ.get("BN_BEHAVIOUR_REPORT"),
         metavar="PATH",
@@ -49,10 +69,12 @@ def pytest_addoption(parser):
 class Session:
     """What the plugin knows in one pytest process."""
 
-    def __init__(self, config, target: Target, extra: list[dev.Deviation]):
+    def __init__(self, config, target: Target, extra: list[dev.Deviation], layer=None):
         self.config = config
         self.target = target
         self.extra = extra
+        self.layer = layer
+        self.xfail = config.getoption("bn_xfail")
         self.cases: dict[str, dict] = {}
         self._entries: Optional[list[dev.Deviation]] = None
 
@@ -80,7 +102,14 @@ class Session:
         from . import __version__
 
         return {
-            "suite": {"name": "bn-behaviour", "version": __version__},
+            "suite": {"name": "bn-behaviour", "version": __version__, "git_revision": git_revision()},
+            "layer": describe_layer(self.layer),
+            "options": {
+                "bn_target": self.target.name,
+                "bn_layer": self.config.getoption("bn_layer"),
+                "bn_deviations": [os.path.basename(p) for p in self.config.getoption("bn_deviations")],
+                "bn_xfail": self.xfail,
+            },
             "target": {
                 "name": self.target.name,
                 "description": self.target.description,
@@ -90,6 +119,18 @@ class Session:
             },
             "cases": [self.cases[k] for k in sorted(self.cases)],
         }
+
+
+def git_revision() -> Optional[str]:
+    """The checkout's commit when the suite runs from a git checkout, else None."""
+    import subprocess
+
+    here = os.path.dirname(os.path.abspath(__file__))
+    try:
+        out = subprocess.run(["git", "-C", here, "rev-parse", "HEAD"], capture_output=True, text=True, timeout=10)
+    except (OSError, subprocess.SubprocessError):
+        return None
+    return out.stdout.strip() or None if out.returncode == 0 else None
 
 
 def _status(report) -> str:
@@ -112,7 +153,16 @@ def pytest_configure(config):
     except dev.DeviationFileError as e:
         raise pytest.UsageError(f"--bn-deviations: {e}") from None
     target.activate()
-    config.stash[STASH] = Session(config, target, extra)
+    layer = None
+    spec = config.getoption("bn_layer")
+    if spec:
+        if target.name not in LAYER_TARGETS:
+            raise pytest.UsageError(f"--bn-layer applies to {', '.join(LAYER_TARGETS)}, not {target.name}")
+        try:
+            layer = load_layer(spec)
+        except LayerSpecError as e:
+            raise pytest.UsageError(str(e)) from None
+    config.stash[STASH] = Session(config, target, extra, layer)
     config.addinivalue_line("markers", "bn_scenario: a case of the BatchNormalization matrix")
 
 
@@ -121,13 +171,19 @@ def _session(config) -> Session:
 
 
 def scenario_param(session: Session, s: Scenario):
-    """``pytest.param`` for one scenario: its ID, and a strict xfail when a known deviation matches it."""
+    """``pytest.param`` for one scenario: its ID, and an xfail (strict unless --bn-xfail says
+    otherwise) or a skip when a known deviation matches it."""
     entry = dev.find(session.entries, s)
     marks = [pytest.mark.bn_scenario]
     if entry is not None:
         from .case import DeviationObserved
 
-        marks.append(pytest.mark.xfail(reason=f"known deviation {entry.label()}", strict=True, raises=DeviationObserved))
+        reason = f"known deviation {entry.label()}"
+        if session.xfail == "skip":
+            marks.append(pytest.mark.skip(reason=reason))
+        else:
+            strict = session.xfail == "strict"
+            marks.append(pytest.mark.xfail(reason=reason, strict=strict, raises=DeviationObserved))
     return pytest.param(s, id=s.id, marks=marks)
 
 
@@ -150,6 +206,12 @@ def pytest_generate_tests(metafunc):
 def bn_target(request) -> Target:
     """The target under test."""
     return _session(request.config).target
+
+
+@pytest.fixture
+def bn_layer(request):
+    """The layer class under test (None: the target's genuine BatchNormalization)."""
+    return _session(request.config).layer
 
 
 @pytest.fixture

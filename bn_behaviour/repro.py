@@ -15,9 +15,11 @@ from . import inputs
 from .scenario import COMPILED_PATHS, Scenario
 
 
-def command(target: str, s: Scenario) -> str:
+def command(target: str, s: Scenario, layer: str = "genuine") -> str:
+    """The ``bn-behaviour observe`` line for ``s`` (with ``--layer`` for a class under test)."""
     axes = " ".join(f"--{k} {v}" for k, v in s.axes().items())
-    return f"bn-behaviour observe --target {target} {axes}"
+    extra = "" if layer == "genuine" else f" --layer {layer}"
+    return f"bn-behaviour observe --target {target} {axes}{extra}"
 
 
 _BUILD = {

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from collections import Counter
 
+from .layer import describe
+
 STATUSES = ("pass", "deviation", "fail", "skipped")
 
 
@@ -22,7 +24,7 @@ def write_summary(tr, session) -> None:
         return
     tr.section(f"bn-behaviour summary: {session.target.name}", sep="=")
     versions = ", ".join(f"{k} {v}" for k, v in session.target.versions().items())
-    tr.write_line(f"{session.target.description} ({versions})")
+    tr.write_line(f"{session.target.description} ({versions}); layer under test: {describe(session.layer)}")
     counts = status_counts(cases)
     tr.write_line(f"{len(cases)} cases: " + ", ".join(f"{v} {k}" for k, v in counts.items()))
     used = Counter()

@@ -8,9 +8,9 @@ from bn_behaviour.case import judge, observe
 from bn_behaviour.deviations import find
 
 
-def test_behaviour(bn_scenario, bn_target, bn_deviations, bn_record):
+def test_behaviour(bn_scenario, bn_target, bn_layer, bn_deviations, bn_record):
     """The scenario behaves as the documented rule says (or exactly as its known deviation records)."""
-    result = observe(bn_target, bn_scenario)
+    result = observe(bn_target, bn_scenario, bn_layer)
     entry = find(bn_deviations, bn_scenario)
     bn_record({**result.record(), "deviation": entry.id if entry else None,
                "deviation_source": entry.source if entry else None})

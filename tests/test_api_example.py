@@ -1,0 +1,30 @@
+"""The README's API example, run as written in a fresh pytest process."""
+
+import re
+from pathlib import Path
+
+import pytest
+
+from bn_behaviour.targets import TARGETS
+
+README = Path(__file__).resolve().parent.parent / "README.md"
+
+
+def example() -> str:
+    text = README.read_text()
+    match = re.search(r"<!-- api-example -->\s*```python\n(.*?)```", text, re.S)
+    assert match, "the README lost its API example"
+    lines = match.group(1).splitlines()
+    indent = min(len(l) - len(l.lstrip()) for l in lines if l.strip())
+    return "\n".join(l[indent:] for l in lines) + "\n"
+
+
+def test_readme_api_example_runs_green(pytester, monkeypatch):
+    if TARGETS["keras-tensorflow"].missing():
+        pytest.skip("keras-tensorflow is not installed")
+    for var in ("BN_BEHAVIOUR_TARGET", "BN_BEHAVIOUR_LAYER", "KERAS_BACKEND"):
+        monkeypatch.delenv(var, raising=False)
+    pytester.makepyfile(test_my_batchnorm=example())
+    result = pytester.runpytest_subprocess("-p", "no:cacheprovider", "-q")
+    result.assert_outcomes(passed=14)
+    result.stdout.fnmatch_lines(["*14 passed*"])
