@@ -4,7 +4,9 @@ from __future__ import annotations
 
 from collections import Counter
 
+from .deviations import find
 from .layer import describe
+from .scenario import Scenario
 
 STATUSES = ("pass", "deviation", "fail", "skipped")
 
@@ -27,14 +29,11 @@ def write_summary(tr, session) -> None:
     tr.write_line(f"{session.target.description} ({versions}); layer under test: {describe(session.layer)}")
     counts = status_counts(cases)
     tr.write_line(f"{len(cases)} cases: " + ", ".join(f"{v} {k}" for k, v in counts.items()))
-    used = Counter()
-    from .deviations import find
-    from .scenario import Scenario
-
-    for case in cases:
-        if case["status"] == "deviation":
-            entry = find(session.entries, Scenario(**case["scenario"]))
-            used[entry.id if entry else "?"] += 1
+    claimed = {case["id"]: find(session.entries, Scenario(**case["scenario"])) for case in cases}
+    used = Counter(claimed[c["id"]].id for c in cases if c["status"] == "deviation" and claimed[c["id"]])
+    unused = [d.id for d in session.entries if all(e is not d for e in claimed.values())]
+    if unused:
+        tr.write_line(f"known deviations matching no collected case: {', '.join(unused)}")
     if used:
         tr.write_line("known deviations observed:")
         by_id = {d.id: d for d in session.entries}
