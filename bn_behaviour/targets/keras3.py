@@ -18,6 +18,7 @@ from .common import format_error  # noqa: F401  (kept importable from here)
 from .keras3_backends import TRACERS
 
 BACKEND = keras.backend.backend()
+common.freeze_import_garbage()
 
 
 class CaptureOutput(keras.metrics.Metric):

@@ -21,6 +21,8 @@ from ..observation import Raw
 from ..scenario import Scenario
 from . import common
 
+common.freeze_import_garbage()
+
 
 class CaptureOutput(tf_keras.metrics.Metric):
     """A metric that keeps the last ``y_pred`` so compiled paths reveal the layer's output."""
