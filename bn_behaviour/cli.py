@@ -63,6 +63,36 @@ def _report(args) -> int:
     return report_main(args)
 
 
+def _docs(args) -> int:
+    from pathlib import Path
+
+    from . import documents
+
+    try:
+        merged = json.loads(Path(args.source).read_text())
+        merged["rows"], merged["targets"]
+    except (OSError, ValueError, KeyError, TypeError) as e:
+        raise UsageError(f"{args.source} is not a merged behaviour.json from `bn-behaviour report` ({e})") from None
+    folder = Path(args.out)
+    if args.check:
+        stale = documents.stale(merged, folder)
+        for path in stale:
+            print(f"{path} is stale: regenerate with `bn-behaviour docs {args.source} --out {folder}`")
+        return 1 if stale else 0
+    for path in documents.write(merged, folder):
+        print(f"wrote {path}")
+    return 0
+
+
+def _diff(args) -> int:
+    from .changes import ReportError, main as diff_main
+
+    try:
+        return diff_main(args)
+    except ReportError as e:
+        raise UsageError(str(e)) from None
+
+
 def parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="bn-behaviour", description=__doc__)
     sub = p.add_subparsers(dest="command", required=True)
@@ -78,6 +108,16 @@ def parser() -> argparse.ArgumentParser:
     r.add_argument("--workers", default="auto", help="pytest-xdist workers per target (default auto)")
     r.add_argument("--reuse", action="store_true", help="reuse an existing per-target report in --out")
     r.set_defaults(func=_report)
+    d = sub.add_parser("docs", help="render behaviour.md, rules.md and fine-tuning.md from a merged report")
+    d.add_argument("source", help="behaviour.json written by `bn-behaviour report`")
+    d.add_argument("--out", default="docs", help="folder of the documents (default docs)")
+    d.add_argument("--check", action="store_true", help="write nothing; exit 1 naming each stale document")
+    d.set_defaults(func=_docs)
+    c = sub.add_parser("diff", help="list scenarios whose observed behaviour changed; exit 1 if any did")
+    c.add_argument("old", help="older report (per-target --bn-report JSON or behaviour.json)")
+    c.add_argument("new", help="newer report")
+    c.add_argument("--markdown", action="store_true", help="print Markdown (for docs/changes.md)")
+    c.set_defaults(func=_diff)
     return p
 
 

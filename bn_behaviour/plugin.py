@@ -113,6 +113,7 @@ class Session:
             "target": {
                 "name": self.target.name,
                 "description": self.target.description,
+                "rule": self.target.rule,
                 "versions": self.target.versions(),
                 "variance_convention": "bessel" if self.target.bessel else "biased",
                 "backend": self.target.env.get("KERAS_BACKEND"),

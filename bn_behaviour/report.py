@@ -2,7 +2,8 @@
 
 Each target runs in its own pytest process (its backend is fixed before any
 framework import); their JSON reports are merged into ``behaviour.json`` and
-rendered as ``behaviour.md`` (one row per scenario, one column per target).
+rendered as ``behaviour.md`` (one row per scenario, one column per target)
+and ``behaviour.html`` (the same grid, coloured and filterable).
 """
 
 from __future__ import annotations
@@ -13,41 +14,12 @@ import subprocess
 import sys
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import Optional
 
-from .scenario import Scenario
+from . import documents
+from .documents import cell
+from .page import html
 from .summary import status_counts
 from .targets import TARGETS, resolve
-
-_SHORT = {"training": "train", "inference": "infer", "updated": "upd", "unchanged": "same",
-          "updated_otherwise": "upd?!", "n/a": "-", "neither": "neither"}
-
-
-def cell(case: Optional[dict], link: bool = False) -> str:
-    """One table cell: mode / moving stats / gamma-beta, then status marks.
-
-    >>> cell({"observed": {"mode": "inference", "moving_stats": "unchanged", "affine": "n/a", "error": None},
-    ...       "status": "pass"})
-    'infer / same / -'
-    >>> cell({"observed": {"mode": "training", "moving_stats": "updated", "affine": "n/a", "error": None},
-    ...       "status": "deviation", "deviation": "d1", "deviation_source": "https://x.org/1"}, link=True)
-    'train / upd / - (deviation [d1](https://x.org/1))'
-    """
-    if case is None:
-        return ""
-    o = case["observed"]
-    text = " / ".join(_SHORT.get(o[k], o[k]) for k in ("mode", "moving_stats", "affine"))
-    if o.get("error"):
-        text = f"error {o['error'].split(':')[0]}"
-    if case["status"] == "deviation":
-        name = case.get("deviation") or "?"
-        if link and case.get("deviation_source"):
-            name = f"[{name}]({case['deviation_source']})"
-        text += f" (deviation {name})"
-    elif case["status"] != "pass":
-        text += f" ({case['status'].upper()})"
-    return text
-
 
 def schedule(n_targets: int, workers: str, cores: int) -> tuple[int, str]:
     """How many targets run at once and the xdist workers each gets.
@@ -94,30 +66,12 @@ def merge(reports: list[dict], skipped: dict[str, str]) -> dict:
     }
 
 
-def markdown(merged: dict) -> str:
-    names = [t["name"] for t in merged["targets"]]
-    lines = ["# BatchNormalization behaviour", ""]
-    for t in merged["targets"]:
-        versions = ", ".join(f"{k} {v}" for k, v in t.get("versions", {}).items())
-        lines.append(f"- **{t['name']}** ({versions}): " + ", ".join(f"{v} {k}" for k, v in t["counts"].items()))
-    for name, why in merged["skipped_targets"].items():
-        lines.append(f"- **{name}**: skipped, {why}")
-    lines += ["", "Cells: mode (train = batch statistics, infer = moving statistics) / moving statistics / gamma-beta.", ""]
-    lines.append("| scenario | " + " | ".join(names) + " |")
-    lines.append("|---|" + "---|" * len(names))
-    for row in merged["rows"]:
-        s = Scenario.from_id(row["id"])
-        cells = [cell(row["cases"].get(n), link=True) for n in names]
-        lines.append(f'| <a id="{s.id}"></a>`{s.id}` | ' + " | ".join(cells) + " |")
-    return "\n".join(lines) + "\n"
-
-
 def print_table(merged: dict) -> None:
     try:
         from rich.console import Console
         from rich.table import Table
     except ImportError:  # rich comes with Keras; fall back to Markdown
-        print(markdown(merged))
+        print(documents.behaviour_md(merged))
         return
     names = [t["name"] for t in merged["targets"]]
     table = Table(title="BatchNormalization behaviour", show_lines=False)
@@ -143,7 +97,8 @@ def main(args) -> int:
     reports = [fresh[n] if n in fresh else json.loads((out / f"{n}.json").read_text()) for n in todo]
     merged = merge(reports, skipped)
     (out / "behaviour.json").write_text(json.dumps(merged, indent=1, sort_keys=True) + "\n")
-    (out / "behaviour.md").write_text(markdown(merged))
+    (out / "behaviour.md").write_text(documents.behaviour_md(merged))
+    (out / "behaviour.html").write_text(html(merged))
     print_table(merged)
     failed = False
     for t in merged["targets"]:
@@ -152,5 +107,5 @@ def main(args) -> int:
         failed |= bool(t["counts"]["fail"] or t.get("error"))
     for n, why in skipped.items():
         print(f"{n}: skipped, {why}")
-    print(f"wrote {out / 'behaviour.json'} and {out / 'behaviour.md'}")
+    print(f"wrote {out / 'behaviour.json'}, {out / 'behaviour.md'} and {out / 'behaviour.html'}")
     return 1 if failed else 0

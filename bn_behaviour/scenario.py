@@ -125,12 +125,63 @@ class Scenario:
         return asdict(self)
 
     def describe(self) -> str:
-        """A plain-English sentence for documents and failure messages."""
-        return (
-            f"{AXES['model'][self.model]}; frozen: {AXES['frozen'][self.frozen]}"
-            f" ({AXES['when'][self.when]}); run by {AXES['path'][self.path]}"
-            f" with {AXES['training'][self.training]}."
-        )
+        """The row's one-sentence, plain-English description (documents cite it with the ID).
+
+        >>> Scenario("functional", "layer", "after_compile", "fit", "none").describe()
+        'A BatchNormalization in a functional model, frozen on the layer after compile() without compiling again, trained with fit().'
+        >>> Scenario("layer", "none", "before_compile", "call", "true").describe()
+        'A bare BatchNormalization, nothing frozen, called eagerly with training=True.'
+        """
+        frozen = _FROZEN_PHRASE[self.frozen]
+        if self.frozen not in FROZEN_WITHOUT_CHANGE:
+            traced = self.path in TRACED_PATHS or self.path == "call"
+            frozen += " " + (_WHEN_TRACED if traced else _WHEN_PHRASE)[self.when]
+        training = _TRAINING_PHRASE[self.training]
+        return f"{_MODEL_PHRASE[self.model]}, {frozen}, {_PATH_PHRASE[self.path]}{training}."
+
+
+# The phrases describe() joins into a sentence, one per axis value.
+_MODEL_PHRASE = {
+    "layer": "A bare BatchNormalization",
+    "sequential": "A BatchNormalization in a Sequential model",
+    "functional": "A BatchNormalization in a functional model",
+    "subclassed": "A BatchNormalization held by a keras.Model subclass",
+    "nested": "A BatchNormalization in an inner model used by an outer functional model",
+    "base_training_false": "A BatchNormalization in a base model called with training=False by the outer model",
+}
+_FROZEN_PHRASE = {
+    "none": "nothing frozen",
+    "layer": "frozen on the layer",
+    "layer_ctor": "built with trainable=False",
+    "inner_model": "frozen through the inner model",
+    "outer_model": "frozen through the outer model",
+    "outer_then_layer": "frozen through the outer model and then unfrozen on the layer",
+    "unfrozen": "frozen and then unfrozen on the same object",
+}
+_WHEN_PHRASE = {
+    "before_compile": "before compile()",
+    "after_compile": "after compile() without compiling again",
+    "after_compile_recompile": "after compile() and then compiled again",
+    "after_fit": "after a first training step without compiling again",
+    "after_fit_recompile": "after a first training step and then compiled again",
+}
+_WHEN_TRACED = {
+    "before_compile": "before any traced step",
+    "after_fit": "after a first traced step (the traced function is reused)",
+    "after_fit_recompile": "after a first traced step (a new function is traced)",
+}
+_PATH_PHRASE = {
+    "call": "called eagerly",
+    "call_graph": "called inside tf.function",
+    "fit": "trained with fit()",
+    "train_on_batch": "trained with train_on_batch()",
+    "evaluate": "evaluated with evaluate()",
+    "test_on_batch": "evaluated with test_on_batch()",
+    "predict": "run by predict()",
+    "predict_on_batch": "run by predict_on_batch()",
+    "custom_loop": "trained by a GradientTape step with optimizer.apply()",
+}
+_TRAINING_PHRASE = {"none": "", "true": " with training=True", "false": " with training=False"}
 
 
 def exclusion_reason(s: Scenario) -> str | None:

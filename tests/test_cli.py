@@ -7,7 +7,7 @@ import sys
 
 import pytest
 
-from bn_behaviour import cli, report
+from bn_behaviour import cli, documents, report
 from bn_behaviour.scenario import Scenario
 from bn_behaviour.targets import TARGETS
 
@@ -59,7 +59,7 @@ def test_merge_and_markdown_put_targets_side_by_side():
     a = {"target": {"name": "keras-tensorflow", "versions": {"keras": "3"}}, "cases": [_case(sid, "pass")]}
     b = {"target": {"name": "tf1", "versions": {"tensorflow": "2"}}, "cases": [_case(sid, "fail", "training")]}
     merged = report.merge([a, b], {"keras-jax": "jax is not installed"})
-    md = report.markdown(merged)
+    md = documents.behaviour_md(merged)
     assert f'<a id="{sid}"></a>' in md
     assert "| infer / same / - | train / same / - (FAIL) |" in md
     assert "**keras-jax**: skipped, jax is not installed" in md

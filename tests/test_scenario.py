@@ -66,3 +66,11 @@ def test_published_ids_still_exist():
     current = {s.id for s in generate()}
     missing = [i for i in published if i not in current]
     assert not missing, f"{len(missing)} published IDs vanished, e.g. {missing[:3]}"
+
+
+def test_every_row_has_its_own_one_sentence_description():
+    """Documents print the sentence next to the ID; two rows must never read the same."""
+    sentences = [s.describe() for s in generate()]
+    assert len(set(sentences)) == len(sentences)
+    for text in sentences:
+        assert text[0].isupper() and text.endswith(".") and text.count(". ") == 0, text

@@ -66,7 +66,7 @@ class Target:
     def missing(self) -> Optional[str]:
         """Why this target cannot run here, or None."""
         for mod in self.requires:
-            if importlib.util.find_spec(mod) is None:
+            if importlib.util.find_spec(mod) is None and not _bundled(mod):
                 return f"{mod} is not installed (install with: {self.install})"
         if not self.driver:
             return f"target {self.name} has no driver in this version of bn-behaviour"
@@ -88,11 +88,35 @@ class Target:
         return importlib.import_module(f"bn_behaviour.targets.{self.driver}")
 
 
-def _dist_version(dist: str) -> str:
+#: Other distributions that install the same import package (nightlies).
+_ALIASES = {"keras": ("keras-nightly",), "tensorflow": ("tf-nightly", "tensorflow-cpu"),
+            "tf_keras": ("tf-keras-nightly",)}
+
+
+def _keras2_in_tensorflow() -> bool:
+    """TensorFlow before 2.16, whose own tf.keras is Keras 2 (the ``keras`` 2.x distribution)."""
+    from packaging.version import InvalidVersion, Version
+
     try:
-        return importlib.metadata.version(dist)
-    except importlib.metadata.PackageNotFoundError:
-        return "not installed"
+        return Version(_dist_version("tensorflow")) < Version("2.16") and _dist_version("keras").startswith("2.")
+    except InvalidVersion:
+        return False
+
+
+def _bundled(module: str) -> bool:
+    """Whether ``module`` is missing but TensorFlow bundles its equivalent (tf_keras as tf.keras)."""
+    return module == "tf_keras" and _keras2_in_tensorflow()
+
+
+def _dist_version(dist: str) -> str:
+    for name in (dist, *_ALIASES.get(dist, ())):
+        try:
+            return importlib.metadata.version(name)
+        except importlib.metadata.PackageNotFoundError:
+            pass
+    if dist == "tf_keras" and _keras2_in_tensorflow():
+        return _dist_version("keras")
+    return "not installed"
 
 
 #: Silence TensorFlow's C++ start-up logging in every target process.

@@ -3,7 +3,8 @@
 The same scenario semantics as the Keras 3 driver (the ordering lives in
 bn_behaviour.targets.common); only the framework calls differ: tf_keras
 models and optimiser (``apply_gradients`` in the custom loop), metric
-variables through ``add_weight``.  TF_USE_LEGACY_KERAS=1 is set by the
+variables through ``add_weight``.  On TensorFlow before 2.16, whose own
+``tf.keras`` is Keras 2, that is the module observed.  TF_USE_LEGACY_KERAS=1 is set by the
 target registry before this module is imported.
 
 ``run(s, fused=True)`` is the fused path: the layer is built with
@@ -14,7 +15,11 @@ on the default (N, C) batches tf_keras never fuses.
 from __future__ import annotations
 
 import tensorflow as tf
-import tf_keras
+
+try:
+    import tf_keras
+except ImportError:  # TensorFlow before 2.16 ships Keras 2 itself, as tf.keras (Target.missing checks)
+    tf_keras = tf.keras
 
 from .. import inputs
 from ..observation import Raw

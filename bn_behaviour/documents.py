@@ -1,0 +1,226 @@
+"""The published documents, rendered from a merged report (``behaviour.json``).
+
+``behaviour.md`` (the table), ``rules.md`` (each documented statement, per
+target) and ``fine-tuning.md`` (each recipe, per target).  Nothing here runs a
+framework or holds an expectation: every verdict is read from the report, so
+the documents are regenerated, never edited, and CI checks they are current
+(``bn-behaviour docs --check``).  Rows are cited as ``behaviour.md#<ID>``.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Optional
+
+from .recipes import RECIPES, Recipe
+from .rulebook import STATEMENTS, Statement
+from .rules import expected_by
+from .scenario import Scenario
+from .summary import STATUSES
+from .targets import TARGETS
+
+TABLE = "behaviour.md"
+_SHORT = {"training": "train", "inference": "infer", "updated": "upd", "unchanged": "same",
+          "updated_otherwise": "upd?!", "n/a": "-", "neither": "neither"}
+#: How many example rows a verdict links before it says "and N more".
+EXAMPLES = 5
+
+
+def cell(case: Optional[dict], link: bool = False) -> str:
+    """One table cell: mode / moving stats / gamma-beta, then status marks.
+
+    >>> cell({"observed": {"mode": "inference", "moving_stats": "unchanged", "affine": "n/a", "error": None},
+    ...       "status": "pass"})
+    'infer / same / -'
+    >>> cell({"observed": {"mode": "training", "moving_stats": "updated", "affine": "n/a", "error": None},
+    ...       "status": "deviation", "deviation": "d1", "deviation_source": "https://x.org/1"}, link=True)
+    'train / upd / - (deviation [d1](https://x.org/1))'
+    """
+    if case is None:
+        return ""
+    o = case["observed"]
+    text = " / ".join(_SHORT.get(o[k], o[k]) for k in ("mode", "moving_stats", "affine"))
+    if o.get("error"):
+        text = f"error {o['error'].split(':')[0]}"
+    if case["status"] == "deviation":
+        name = case.get("deviation") or "?"
+        if link and case.get("deviation_source"):
+            name = f"[{name}]({case['deviation_source']})"
+        text += f" (deviation {name})"
+    elif case["status"] != "pass":
+        text += f" ({case['status'].upper()})"
+    return text
+
+
+def row_link(scenario_id: str, prefix: str = TABLE) -> str:
+    """A Markdown link to a row of the table.
+
+    >>> row_link("layer-frozen=none-when=before_compile-path=call-training=true")
+    '[`layer-frozen=none-when=before_compile-path=call-training=true`](behaviour.md#layer-frozen=none-when=before_compile-path=call-training=true)'
+    """
+    return f"[`{scenario_id}`]({prefix}#{scenario_id})"
+
+
+def _header(merged: dict, title: str, intro: str) -> list[str]:
+    lines = [f"# {title}", "", intro, "",
+             "Generated from real runs (`bn-behaviour report`, then `bn-behaviour docs behaviour.json`);"
+             " do not edit: CI regenerates it and fails when the committed copy is stale.", ""]
+    for t in merged["targets"]:
+        versions = ", ".join(f"{k} {v}" for k, v in t.get("versions", {}).items())
+        counts = ", ".join(f"{t['counts'][k]} {k}" for k in STATUSES if k in t["counts"])
+        lines.append(f"- **{t['name']}** ({versions}): {counts}")
+    for name, why in merged.get("skipped_targets", {}).items():
+        lines.append(f"- **{name}**: skipped, {why}")
+    return lines + [""]
+
+
+def behaviour_md(merged: dict) -> str:
+    names = [t["name"] for t in merged["targets"]]
+    lines = _header(merged, "BatchNormalization behaviour",
+                    "One row per scenario (its permanent ID and what it does), one column per target.")
+    lines += ["Cells: mode (train = batch statistics, infer = moving statistics) / moving statistics /"
+              " gamma-beta; a known deviation from the documented rule links to its source.", ""]
+    lines.append("| scenario | " + " | ".join(names) + " |")
+    lines.append("|---|" + "---|" * len(names))
+    for row in merged["rows"]:
+        s = Scenario.from_id(row["id"])
+        cells = [cell(row["cases"].get(n), link=True) for n in names]
+        lines.append(f'| <a id="{s.id}"></a>`{s.id}`<br>{s.describe()} | ' + " | ".join(cells) + " |")
+    return "\n".join(lines) + "\n"
+
+
+def _family(target: dict) -> str:
+    return target.get("rule") or (TARGETS[target["name"]].rule if target["name"] in TARGETS else "tf2")
+
+
+def _cases(merged: dict, name: str) -> list[dict]:
+    return [row["cases"][name] for row in merged["rows"] if name in row["cases"]]
+
+
+def verdict(statement: Statement, cases: list[dict]) -> str:
+    """One target's verdict on a statement, linking the rows that break it."""
+    rows, broken = statement.verdict(cases)
+    if not rows:
+        return "no row on this target"
+    if not broken:
+        return f"holds ({len(rows)} rows)"
+    deviations = sorted({(c["deviation"], c.get("deviation_source")) for c in cases
+                         if c["id"] in broken and c.get("deviation")})
+    shown = ", ".join(row_link(b) for b in broken[:EXAMPLES])
+    more = f" and {len(broken) - EXAMPLES} more" if len(broken) > EXAMPLES else ""
+    text = f"**broken** on {len(broken)} of {len(rows)} rows: {shown}{more}"
+    if deviations:
+        text += "; known deviations: " + ", ".join(f"[{d}]({src})" if src else d for d, src in deviations)
+    return text
+
+
+def rules_md(merged: dict) -> str:
+    lines = _header(merged, "The documented rules, target by target",
+                    "Each statement a BatchNormalization user relies on, where it is documented, and whether it"
+                    " holds on each target: a statement holds when none of its rows breaks it (known"
+                    " deviations included).")
+    for st in STATEMENTS:
+        targets = [t for t in merged["targets"] if _family(t) == st.family]
+        if not targets:
+            continue
+        lines += [f'## <a id="{st.id}"></a>{st.id}', "", st.text, "",
+                  f"Source: <{st.source}> (rule `{st.family}`; checks: {', '.join(st.checks)}).", "",
+                  "| target | verdict |", "|---|---|"]
+        lines += [f"| {t['name']} | {verdict(st, _cases(merged, t['name']))} |" for t in targets]
+        lines.append("")
+    return "\n".join(lines)
+
+
+def inline_code(text: str, limit: int = 160) -> str:
+    """A framework message as Markdown inline code inside a table cell.
+
+    >>> print(inline_code("ValueError: Argument `x` | y"))
+    `` ValueError: Argument `x` \\| y ``
+    >>> inline_code("E: " + "a" * 200, limit=10)
+    '`E: aaaaaa…`'
+    """
+    text = text.splitlines()[0] if text else ""
+    if len(text) > limit:
+        text = text[: limit - 1] + "…"
+    text = text.replace("|", "\\|")
+    return f"`` {text} ``" if "`" in text else f"`{text}`"
+
+
+def _word(recipe: Recipe, observed: dict) -> str:
+    if recipe.outcome(observed):
+        return "works"
+    if observed.get("error"):
+        return f"**raises** {observed['error'].split(':')[0]}"
+    return "**does not work**"
+
+
+def _verdict(recipe: Recipe, observed: dict, shown: str) -> str:
+    word = _word(recipe, observed)
+    if observed.get("error"):
+        return "**raises** " + inline_code(observed["error"])
+    return f"{word}: {shown}"
+
+
+def _what_happens(recipe: Recipe, case: Optional[dict]) -> str:
+    if case is None:
+        return "not in this target's matrix"
+    return _verdict(recipe, case["observed"], cell(case, link=True))
+
+
+def fine_tuning_md(merged: dict) -> str:
+    lines = _header(merged, "Fine-tuning with a frozen BatchNormalization",
+                    "For each way people freeze a pretrained model's BatchNormalization, what each"
+                    " implementation really does, linked to the row of the table that shows it. \"Works\""
+                    " means the outcome the recipe wants (usually: inference mode, moving statistics and"
+                    " gamma/beta unchanged).")
+    names = [t["name"] for t in merged["targets"]]
+    lines += ["At a glance (details and the code below):", "",
+              "| recipe | " + " | ".join(names) + " |", "|---|" + "---|" * len(names)]
+    for recipe in RECIPES:
+        words = []
+        for t in merged["targets"]:
+            case = next((c for c in _cases(merged, t["name"]) if c["id"] == recipe.row), None)
+            if _family(t) != recipe.family or case is None:
+                words.append("")
+            else:
+                words.append(_word(recipe, case["observed"]))
+        lines.append(f"| [{recipe.title}](#{recipe.id}) | " + " | ".join(words) + " |")
+    lines.append("")
+    for recipe in RECIPES:
+        targets = [t for t in merged["targets"] if _family(t) == recipe.family]
+        if not targets:
+            continue
+        wanted = ", ".join(f"{k} {v}" for k, v in recipe.wanted.items())
+        documented = expected_by(recipe.family, Scenario.from_id(recipe.row))
+        says = _verdict(recipe, documented, cell({"observed": documented, "status": "pass"}))
+        lines += [f'## <a id="{recipe.id}"></a>{recipe.title}', "", "```python", recipe.code, "```", "",
+                  f"Wanted: {wanted}. Row: {row_link(recipe.row)}. The documented rule (`{recipe.family}`)"
+                  f" says: {says}.", ""] + ([recipe.note, ""] if recipe.note else []) + [
+                  "| target | what happens |", "|---|---|"]
+        for t in targets:
+            case = next((c for c in _cases(merged, t["name"]) if c["id"] == recipe.row), None)
+            lines.append(f"| {t['name']} | {_what_happens(recipe, case)} |")
+        lines.append("")
+    return "\n".join(lines)
+
+
+RENDERERS = {TABLE: behaviour_md, "rules.md": rules_md, "fine-tuning.md": fine_tuning_md}
+
+
+def write(merged: dict, folder: Path) -> list[Path]:
+    folder.mkdir(parents=True, exist_ok=True)
+    paths = []
+    for name, render in RENDERERS.items():
+        (folder / name).write_text(render(merged))
+        paths.append(folder / name)
+    return paths
+
+
+def stale(merged: dict, folder: Path) -> list[str]:
+    """The documents in ``folder`` that differ from what ``merged`` renders."""
+    out = []
+    for name, render in RENDERERS.items():
+        path = folder / name
+        if not path.exists() or path.read_text() != render(merged):
+            out.append(str(path))
+    return out

@@ -1,0 +1,109 @@
+"""``behaviour.html``: the table as one self-contained page to look at.
+
+A grid of scenarios x targets, each cell coloured by what was observed
+(batch or moving statistics, an error), known deviations and failures marked,
+filterable by every axis and by status; every row is an anchor (its ID).  No
+network, no external asset: the CSS and the script are inline, and every
+string that came from a framework (error messages) is HTML-escaped.
+"""
+
+from __future__ import annotations
+
+from html import escape
+
+from .documents import cell
+from .scenario import AXES, Scenario
+
+STYLE = """
+body{font:13px/1.35 system-ui,sans-serif;margin:1em;color:#222}
+table{border-collapse:collapse}th,td{border:1px solid #ccc;padding:3px 6px;vertical-align:top}
+th{background:#eee;position:sticky;top:0}td.id{font-family:monospace;font-size:12px;max-width:44em}
+td.id small{display:block;font-family:system-ui,sans-serif;color:#555}
+.training{background:#fde2c4}.inference{background:#d4e6fb}.error{background:#f6c6c6}
+.deviation{box-shadow:inset 0 0 0 2px #a05}.fail{box-shadow:inset 0 0 0 3px #d00}
+.mark{font-weight:bold;color:#a05}form{margin:.5em 0 1em}label{margin-right:1em}
+tr:target{box-shadow:inset 4px 0 #06c}.legend span{padding:2px 6px;margin-right:6px}
+"""
+
+SCRIPT = """
+function applyFilters(){
+  const f={};document.querySelectorAll('select[data-axis]').forEach(s=>{if(s.value)f[s.dataset.axis]=s.value;});
+  let shown=0;
+  document.querySelectorAll('tbody tr').forEach(r=>{
+    const ok=Object.entries(f).every(([k,v])=>(' '+r.dataset[k]+' ').includes(' '+v+' '));
+    r.hidden=!ok;if(ok)shown++;});
+  document.getElementById('count').textContent=shown;
+}
+document.querySelectorAll('select[data-axis]').forEach(s=>s.addEventListener('change',applyFilters));
+applyFilters();
+"""
+
+
+def _cell_html(case) -> str:
+    if case is None:
+        return '<td class="absent"></td>'
+    o = case["observed"]
+    classes = ["error" if o.get("error") else o["mode"]]
+    mark = ""
+    if case["status"] == "deviation":
+        classes.append("deviation")
+        src = escape(case.get("deviation_source") or "", quote=True)
+        mark = f' <a class="mark" href="{src}" title="known deviation {escape(case.get("deviation") or "")}">&#9888;</a>'
+    elif case["status"] == "fail":
+        classes.append("fail")
+    title = escape(o.get("error") or "", quote=True)
+    return f'<td class="{" ".join(classes)}" title="{title}">{escape(cell(case))}{mark}</td>'
+
+
+def _statuses(row: dict, names: list[str]) -> str:
+    statuses = {row["cases"][n]["status"] for n in names if n in row["cases"]}
+    cells = {cell({**row["cases"][n], "status": "pass"}) for n in names if n in row["cases"]}
+    return " ".join(sorted(statuses) + (["disagree"] if len(cells) > 1 else []))
+
+
+def html(merged: dict) -> str:
+    """The page, as a string.
+
+    >>> merged = {"targets": [{"name": "t", "versions": {}, "counts": {}}], "skipped_targets": {},
+    ...           "rows": [{"id": "layer-frozen=none-when=before_compile-path=call-training=true",
+    ...                     "cases": {"t": {"status": "fail", "observed": {"mode": "training",
+    ...                     "moving_stats": "updated", "affine": "n/a", "error": "E: <b>"}}}}]}
+    >>> page = html(merged)
+    >>> "<b>" in page, "E: &lt;b&gt;" in page, 'id="layer-frozen=none' in page
+    (False, True, True)
+    """
+    names = [t["name"] for t in merged["targets"]]
+    versions = "; ".join(
+        f"{escape(t['name'])}: " + ", ".join(f"{escape(k)} {escape(str(v))}" for k, v in t.get("versions", {}).items())
+        for t in merged["targets"]
+    )
+    selects = "".join(
+        f'<label>{axis} <select data-axis="{axis}"><option value="">any</option>'
+        + "".join(f'<option value="{v}">{v}</option>' for v in values)
+        + "</select></label>"
+        for axis, values in AXES.items()
+    )
+    status_values = ("pass", "deviation", "fail", "disagree")
+    selects += ('<label>status <select data-axis="status"><option value="">any</option>'
+                + "".join(f'<option value="{v}">{v}</option>' for v in status_values) + "</select></label>")
+    rows = []
+    for row in merged["rows"]:
+        s = Scenario.from_id(row["id"])
+        data = " ".join(f'data-{k}="{v}"' for k, v in s.axes().items())
+        rows.append(
+            f'<tr id="{s.id}" {data} data-status="{_statuses(row, names)}">'
+            f'<td class="id"><a href="#{s.id}">{s.id}</a><small>{escape(s.describe())}</small></td>'
+            + "".join(_cell_html(row["cases"].get(n)) for n in names) + "</tr>"
+        )
+    skipped = "".join(f"<li>{escape(n)}: skipped, {escape(why)}</li>" for n, why in merged.get("skipped_targets", {}).items())
+    return (
+        '<!DOCTYPE html><html lang="en"><head><meta charset="utf-8"><title>BatchNormalization behaviour</title>'
+        f"<style>{STYLE}</style></head><body><h1>BatchNormalization behaviour</h1>"
+        f"<p>{versions}</p><ul>{skipped}</ul>"
+        '<p class="legend"><span class="training">batch statistics (train)</span>'
+        '<span class="inference">moving statistics (infer)</span><span class="error">error</span>'
+        '<span class="deviation">&#9888; known deviation</span><span class="fail">FAIL</span></p>'
+        f'<form onsubmit="return false">{selects}</form><p><span id="count"></span> of {len(rows)} scenarios shown</p>'
+        "<table><thead><tr><th>scenario</th>" + "".join(f"<th>{escape(n)}</th>" for n in names)
+        + "</tr></thead><tbody>" + "".join(rows) + f"</tbody></table><script>{SCRIPT}</script></body></html>\n"
+    )

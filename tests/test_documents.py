@@ -1,0 +1,88 @@
+"""The generated documents and the statements and recipes they are built from."""
+
+import json
+import re
+
+import pytest
+
+from bn_behaviour import cli, documents
+from bn_behaviour.recipes import RECIPES
+from bn_behaviour.rulebook import STATEMENTS
+from bn_behaviour.rules import CHECKS
+from bn_behaviour.scenario import generate
+from bn_behaviour.targets import TARGETS
+
+
+def _merged(violated_for=lambda s: []):
+    """Every scenario of the tf2 and tf1 matrices, observed as the rule predicts, with chosen violations."""
+    from bn_behaviour.rules import expected_by
+
+    targets, rows = [], {}
+    for name in ("keras-tensorflow", "tf1"):
+        t = TARGETS[name]
+        targets.append({"name": name, "rule": t.rule, "versions": {"x": "1"},
+                        "counts": {"pass": 1, "deviation": 0, "fail": 0, "skipped": 0}})
+        for s in t.scenarios():
+            violated = violated_for(s)
+            rows.setdefault(s.id, {})[name] = {
+                "id": s.id, "scenario": s.axes(), "observed": expected_by(t.rule, s), "violated": violated,
+                "status": "deviation" if violated else "pass", "deviation": "d-1" if violated else None,
+                "deviation_source": "https://example.org/d-1" if violated else None}
+    return {"targets": targets, "skipped_targets": {}, "rows": [{"id": k, "cases": rows[k]} for k in sorted(rows)]}
+
+
+def test_statements_name_a_source_real_checks_and_rows_of_their_rule():
+    assert len({st.id for st in STATEMENTS}) == len(STATEMENTS)
+    for st in STATEMENTS:
+        assert st.source.startswith("https://") and set(st.checks) <= set(CHECKS), st.id
+        scenarios = [s for name, t in TARGETS.items() if t.rule == st.family for s in t.scenarios()]
+        assert any(st.about(s) for s in scenarios), f"{st.id} is about no row"
+
+
+def test_a_statement_is_broken_only_by_its_own_checks():
+    st = next(st for st in STATEMENTS if st.id == "trainable-false-moves-weights")
+    case = {"id": "x", "scenario": generate()[50].axes(), "violated": ["mode"]}
+    rows, broken = st.verdict([case])
+    assert broken == [] and (rows == ["x"]) == st.about(generate()[50])
+
+
+def test_every_recipe_is_a_row_of_its_targets_matrix():
+    for r in RECIPES:
+        assert any(r.row in {s.id for s in t.scenarios()} for t in TARGETS.values() if t.rule == r.family), r.id
+
+
+@pytest.mark.parametrize("name", ["rules.md", "fine-tuning.md"])
+def test_every_row_link_lands_on_an_anchor_of_the_table(name):
+    merged = _merged(lambda s: ["mode"] if s.path == "fit" else [])
+    anchors = set(re.findall(r'<a id="([^"]+)"></a>', documents.behaviour_md(merged)))
+    text = documents.RENDERERS[name](merged)
+    links = re.findall(r"\(behaviour\.md#([^)]+)\)", text)
+    assert links and set(links) <= anchors
+
+
+def test_rules_md_says_where_a_statement_breaks_and_names_the_deviation():
+    text = documents.rules_md(_merged(lambda s: ["mode"] if s.path == "fit" and s.frozen == "layer" else []))
+    section = text.split('<a id="frozen-bn-runs-in-inference"></a>')[1].split("\n## ")[0]
+    assert "| keras-tensorflow | **broken** on" in section and "[d-1](https://example.org/d-1)" in section
+    assert "| tf1 |" not in section  # tf1 follows its own rule
+    assert "| keras-tensorflow | holds (" in text.split('<a id="training-argument-picks-statistics"></a>')[1]
+
+
+def test_docs_check_names_each_stale_document_and_write_makes_them_current(tmp_path, capsys):
+    source = tmp_path / "behaviour.json"
+    source.write_text(json.dumps(_merged()))
+    out = tmp_path / "docs"
+    assert cli.main(["docs", str(source), "--out", str(out)]) == 0
+    assert cli.main(["docs", str(source), "--out", str(out), "--check"]) == 0
+    (out / "rules.md").write_text("edited by hand\n")
+    capsys.readouterr()
+    assert cli.main(["docs", str(source), "--out", str(out), "--check"]) == 1
+    assert capsys.readouterr().out.splitlines() == [
+        f"{out / 'rules.md'} is stale: regenerate with `bn-behaviour docs {source} --out {out}`"]
+
+
+def test_docs_from_a_file_that_is_not_a_merged_report_is_a_one_line_error(tmp_path, capsys):
+    bad = tmp_path / "r.json"
+    bad.write_text(json.dumps({"cases": []}))
+    assert cli.main(["docs", str(bad), "--out", str(tmp_path)]) == 2
+    assert capsys.readouterr().err.count("\n") == 1
