@@ -53,6 +53,19 @@ def observe(target: Target, s: Scenario, layer_cls=None) -> CaseResult:
     return CaseResult(target.name, s, raw, observed, exp, violated, describe_layer(layer_cls))
 
 
+def observe_setting(target: Target, case, layer_cls=None) -> CaseResult:
+    """Run a settings-matrix case (``bn_behaviour.setting``) and judge it by ``rules_setting``."""
+    from . import rules_setting
+    from .setting import SETTINGS
+
+    bessel = SETTINGS[case.setting].bessel.get(target.name, target.bessel)
+    raw = target.load_driver().run_setting(case, bessel, layer_cls)
+    observed = {**classify(raw).as_dict(), "variable_dtypes": raw.variable_dtypes}
+    exp = rules_setting.expected(case)
+    violated = rules_setting.violations(case, observed, exp)
+    return CaseResult(target.name, case, raw, observed, exp, violated, describe_layer(layer_cls))
+
+
 def _fmt(d: dict) -> str:
     return json.dumps(d, sort_keys=True)
 
@@ -62,7 +75,8 @@ def explain(result: CaseResult, headline: str) -> str:
     s = result.scenario
     lines = [headline, f"scenario {s.id}: {s.describe()}"]
     for rule, msg in result.violations.items():
-        doc = (rules.CHECKS[rule].__doc__ or "").strip().splitlines()[0]
+        check = rules.CHECKS.get(rule) or _setting_checks()[rule]
+        doc = (check.__doc__ or "").strip().splitlines()[0]
         lines.append(f"  rule {rule} ({doc}): {msg}")
     lines += [
         f"expected: {_fmt(result.expected)}",
@@ -77,6 +91,20 @@ def explain(result: CaseResult, headline: str) -> str:
     return "\n".join(lines)
 
 
+def _setting_checks():
+    from .rules_setting import CHECKS
+
+    return CHECKS
+
+
+def _violations(s, observed: dict, exp: dict) -> dict[str, str]:
+    if hasattr(s, "setting"):
+        from .rules_setting import violations
+
+        return violations(s, observed, exp)
+    return rules.violations(s, observed, exp)
+
+
 def judge(result: CaseResult, deviation: Optional[Deviation]) -> None:
     """Pass, raise DeviationObserved (known deviation seen exactly), or fail."""
     if deviation is None:
@@ -88,7 +116,7 @@ def judge(result: CaseResult, deviation: Optional[Deviation]) -> None:
     rest = {"deviation": "not what the entry records"}
     if deviation.explains(result.observed):
         with_dev = deviation.expected_with_deviation(result.expected, result.observed)
-        rest = rules.violations(result.scenario, result.observed, with_dev)
+        rest = _violations(result.scenario, result.observed, with_dev)
     if rest:
         raise AssertionError(
             explain(

@@ -17,6 +17,7 @@ from pathlib import Path
 #: Observation field -> the check (``bn_behaviour.rules.CHECKS``) it belongs to.
 FIELD_RULE = {
     "error": "no_error",
+    "variable_dtypes": "variables_float32",
     "mode": "mode",
     "moving_stats": "moving_stats",
     "affine": "affine",
@@ -49,11 +50,13 @@ def load(path: str) -> tuple[dict[tuple[str, str], dict], dict[str, dict]]:
     except (OSError, ValueError) as e:
         raise ReportError(f"cannot read report {path}: {e}") from None
     if "rows" in data:
-        cases = {(t, row["id"]): c for row in data["rows"] for t, c in row["cases"].items()}
+        rows = data["rows"] + data.get("settings_rows", [])
+        cases = {(t, row["id"]): c for row in rows for t, c in row["cases"].items()}
         return cases, {t["name"]: t for t in data["targets"]}
     if "cases" in data and "target" in data:
         name = data["target"]["name"]
-        return {(name, c["id"]): c for c in data["cases"]}, {name: data["target"]}
+        cases = data["cases"] + data.get("settings_cases", [])
+        return {(name, c["id"]): c for c in cases}, {name: data["target"]}
     raise ReportError(f"{path} is not a bn-behaviour report (no 'rows' or 'cases')")
 
 

@@ -43,7 +43,13 @@ def _observe(args) -> int:
             layer = load(args.layer)
         except LayerSpecError as e:
             raise UsageError(str(e)) from None
-    result = observe(target, s, layer)
+    if args.setting or args.precision:
+        s = _setting_case(s, args.setting or "default", args.precision or "float32", target)
+        from .case import observe_setting
+
+        result = observe_setting(target, s, layer)
+    else:
+        result = observe(target, s, layer)
     entry = deviations.find(deviations.applicable(deviations.builtin(target.name), target.version()), s)
     out = {
         "target": target.name,
@@ -55,6 +61,19 @@ def _observe(args) -> int:
     }
     print(json.dumps(out, indent=2, sort_keys=True))
     return 0
+
+
+def _setting_case(s, setting: str, precision: str, target):
+    from . import setting as settings
+
+    try:
+        case = settings.SettingCase(s, setting, precision)
+    except ValueError as e:
+        raise UsageError(str(e)) from None
+    why = settings.exclusion_reason(case, target.name)
+    if why:
+        raise UsageError(f"{case.id} is not in the {target.name} settings matrix: {why}")
+    return case
 
 
 def _report(args) -> int:
@@ -101,6 +120,8 @@ def parser() -> argparse.ArgumentParser:
     for axis, values in AXES.items():
         o.add_argument(f"--{axis}", required=True, help=", ".join(values))
     o.add_argument("--layer", default=None, help="module:attr of a BatchNormalization-compatible class to observe")
+    o.add_argument("--setting", default=None, help="a settings-matrix layer setting (bn_behaviour/setting.py)")
+    o.add_argument("--precision", default=None, help="float32, mixed_float16 or mixed_bfloat16 (settings matrix)")
     o.set_defaults(func=_observe)
     r = sub.add_parser("report", help="run the matrix on the installed target(s) and print the behaviour table")
     r.add_argument("--target", action="append", default=None, help="target(s) to run (default: every installed one)")

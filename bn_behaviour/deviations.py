@@ -29,6 +29,7 @@ from packaging.version import Version
 from .scenario import AXES, Scenario
 
 OBSERVED_FIELDS = (
+    "variable_dtypes",
     "mode",
     "moving_stats",
     "affine",
@@ -46,13 +47,23 @@ class DeviationFileError(Exception):
 Pattern = dict[str, tuple[str, ...]]
 
 
+def _axes() -> dict[str, Any]:
+    """The axes a pattern may name: the scenario's, and the settings matrix's ``setting`` and
+    ``precision`` (a pattern naming ``setting`` selects settings-matrix cases only, one that
+    does not selects main-matrix scenarios only)."""
+    from .setting import PRECISIONS, SETTINGS
+
+    return {**AXES, "setting": SETTINGS, "precision": PRECISIONS}
+
+
 def _pattern(raw: dict, where: str) -> Pattern:
     match = {}
+    axes = _axes()
     for axis, values in raw.items():
         values = (values,) if isinstance(values, str) else tuple(values)
-        if axis not in AXES:
+        if axis not in axes:
             raise DeviationFileError(f"{where}: unknown axis {axis!r}")
-        bad = [v for v in values if v not in AXES[axis]]
+        bad = [v for v in values if v not in axes[axis]]
         if bad:
             raise DeviationFileError(f"{where}: unknown {axis} value(s) {bad}")
         match[axis] = values
@@ -104,9 +115,12 @@ class Deviation:
         except Exception:
             return not self.versions
 
-    def matches(self, s: Scenario) -> bool:
+    def matches(self, s) -> bool:
+        """Whether a pattern selects ``s`` (a Scenario, or a settings-matrix SettingCase)."""
+        is_setting = hasattr(s, "setting")
         return any(
-            all(getattr(s, axis) in values for axis, values in pattern.items())
+            ("setting" in pattern) == is_setting
+            and all(getattr(s, axis) in values for axis, values in pattern.items())
             for pattern in self.match
         )
 

@@ -68,6 +68,9 @@ def _header(merged: dict, title: str, intro: str) -> list[str]:
     for t in merged["targets"]:
         versions = ", ".join(f"{k} {v}" for k, v in t.get("versions", {}).items())
         counts = ", ".join(f"{t['counts'][k]} {k}" for k in STATUSES if k in t["counts"])
+        extra = t.get("settings_counts") or {}
+        if sum(extra.values()):
+            counts += "; settings matrix: " + ", ".join(f"{extra[k]} {k}" for k in STATUSES if k in extra)
         lines.append(f"- **{t['name']}** ({versions}): {counts}")
     for name, why in merged.get("skipped_targets", {}).items():
         lines.append(f"- **{name}**: skipped, {why}")
@@ -86,7 +89,40 @@ def behaviour_md(merged: dict) -> str:
         s = Scenario.from_id(row["id"])
         cells = [cell(row["cases"].get(n), link=True) for n in names]
         lines.append(f'| <a id="{s.id}"></a>`{s.id}`<br>{s.describe()} | ' + " | ".join(cells) + " |")
+    if merged.get("settings_rows"):
+        lines += settings_table(merged, names)
     return "\n".join(lines) + "\n"
+
+
+def _measured(case: Optional[dict]) -> str:
+    m = (case or {}).get("measured") or {}
+    parts = [f"{label} {m[key]:.1e}" for key, label in (("output_error", "output err"),
+                                                          ("batch_variance_error", "var err"))
+             if m.get(key) is not None]
+    return f" ({', '.join(parts)})" if parts else ""
+
+
+def settings_table(merged: dict, names: list[str]) -> list[str]:
+    """The settings matrix (bn_behaviour/setting.py): a core row with one layer setting and policy."""
+    from .setting import SettingCase
+
+    lines = ["", "## Settings matrix", "",
+             "A core row of the table above with one layer setting under one precision policy"
+             " (`bn_behaviour/setting.py`); the same cells, plus every variable float32. Rows with"
+             " inputs of a large offset also give the largest output error and the relative error"
+             " of the batch variance the moving update implies, against the float64 reference.", "",
+             "| case | " + " | ".join(names) + " |", "|---|" + "---|" * len(names)]
+    for row in merged["settings_rows"]:
+        c = SettingCase.from_id(row["id"])
+        cells = []
+        for n in names:
+            case = row["cases"].get(n)
+            extra = _measured(case) if c.setting == "large_offset" else ""
+            dtypes = (case or {}).get("observed", {}).get("variable_dtypes")
+            odd = f" [variables {dtypes}]" if case and dtypes != "float32" else ""
+            cells.append(cell(case, link=True) + extra + odd)
+        lines.append(f'| <a id="{c.id}"></a>`{c.id}`<br>{c.describe()} | ' + " | ".join(cells) + " |")
+    return lines
 
 
 def _family(target: dict) -> str:

@@ -51,6 +51,11 @@ class Raw:
     epsilon: float = reference.EPSILON
     momentum: float = reference.MOMENTUM
     bessel: bool = False  # the target's moving-variance convention
+    axis: int = -1  # the channel axis
+    mask: Optional[np.ndarray] = None  # positions that count for the batch statistics
+    rtol: float = RTOL  # output tolerance (wider for float16 outputs, for large offsets)
+    atol: float = ATOL
+    variable_dtypes: Optional[str] = None  # settings matrix: "float32" or the odd ones out
 
 
 @dataclass
@@ -95,32 +100,36 @@ def expectation(mode: str, affine: str, layer_trainable: bool, model_trainable: 
     ).as_dict()
 
 
-def _close(a, b) -> bool:
-    return bool(np.allclose(np.asarray(a, np.float64), b, rtol=RTOL, atol=ATOL))
+def _close(a, b, rtol=RTOL, atol=ATOL) -> bool:
+    return bool(np.allclose(np.asarray(a, np.float64), b, rtol=rtol, atol=atol))
 
 
-def classify_mode(x, output, before, epsilon=reference.EPSILON) -> str:
+def classify_mode(x, output, before, epsilon=reference.EPSILON, axis=-1, mask=None, rtol=RTOL, atol=ATOL) -> str:
     """Which statistics normalised ``x``: the batch's own, the moving ones, or neither."""
     if output is None:
         return "n/a"
     g, b = before["gamma"], before["beta"]
-    if _close(output, reference.training_output(x, g, b, epsilon)):
+    if _close(output, reference.training_output(x, g, b, epsilon, axis, mask), rtol, atol):
         return "training"
     inference = reference.inference_output(
-        x, before["moving_mean"], before["moving_variance"], g, b, epsilon
+        x, before["moving_mean"], before["moving_variance"], g, b, epsilon, axis
     )
-    if _close(output, inference):
+    if _close(output, inference, rtol, atol):
         return "inference"
     return "neither"
 
 
-def classify_moving_stats(x, before, after, momentum, bessel) -> str:
-    """``unchanged``, ``updated`` (exactly one reference momentum step on ``x``) or ``updated_otherwise``."""
+def classify_moving_stats(x, before, after, momentum, bessel, axis=-1, mask=None) -> str:
+    """``unchanged``, ``updated`` (exactly one reference momentum step on ``x``) or ``updated_otherwise``.
+
+    The moving statistics are float32 variables updated in float32 whatever
+    the precision policy, so the float32 tolerance applies.
+    """
     old = (before["moving_mean"], before["moving_variance"])
     new = (after["moving_mean"], after["moving_variance"])
     if all(np.array_equal(o, n) for o, n in zip(old, new)):
         return "unchanged"
-    expected = reference.updated_moving_stats(x, *old, momentum=momentum, bessel=bessel)
+    expected = reference.updated_moving_stats(x, *old, momentum=momentum, axis=axis, bessel=bessel, mask=mask)
     if all(_close(n, e) for n, e in zip(new, expected)):
         return "updated"
     return "updated_otherwise"
@@ -136,8 +145,9 @@ def classify_affine(before, after, trains: bool) -> str:
 
 def classify(raw: Raw) -> Observation:
     return Observation(
-        mode=classify_mode(raw.x, raw.output, raw.before, raw.epsilon),
-        moving_stats=classify_moving_stats(raw.x, raw.before, raw.after, raw.momentum, raw.bessel),
+        mode=classify_mode(raw.x, raw.output, raw.before, raw.epsilon, raw.axis, raw.mask, raw.rtol, raw.atol),
+        moving_stats=classify_moving_stats(raw.x, raw.before, raw.after, raw.momentum, raw.bessel, raw.axis,
+                                           raw.mask),
         affine=classify_affine(raw.before, raw.after, raw.trains),
         trainable_weights=sorted(raw.trainable_weights),
         non_trainable_weights=sorted(raw.non_trainable_weights),
@@ -151,9 +161,9 @@ def describe_numbers(raw: Raw) -> str:
     lines = []
     if raw.output is not None:
         g, b = raw.before["gamma"], raw.before["beta"]
-        train = reference.training_output(raw.x, g, b, raw.epsilon)
+        train = reference.training_output(raw.x, g, b, raw.epsilon, raw.axis, raw.mask)
         infer = reference.inference_output(
-            raw.x, raw.before["moving_mean"], raw.before["moving_variance"], g, b, raw.epsilon
+            raw.x, raw.before["moving_mean"], raw.before["moving_variance"], g, b, raw.epsilon, raw.axis
         )
         out = np.asarray(raw.output, np.float64)
         lines.append(f"output[0]              = {np.round(out[0], 5).tolist()}")
@@ -165,3 +175,29 @@ def describe_numbers(raw: Raw) -> str:
             f" after {np.round(raw.after[k], 6).tolist()}"
         )
     return "\n".join(lines)
+
+
+def measure(raw: Raw) -> dict[str, Optional[float]]:
+    """Numeric errors against the reference, for reports (the checks use tolerances, not these).
+
+    ``output_error``: the largest absolute difference between the output and
+    the reference output of the observed mode (training mode when the output
+    matches neither); ``batch_variance_error``: the
+    largest relative difference between the batch variance the moving update
+    implies, ``(after - momentum * before) / (1 - momentum)``, and the
+    reference batch variance (None when the statistics did not move).
+    """
+    out = {"output_error": None, "batch_variance_error": None}
+    b, a = raw.before, raw.after
+    if raw.output is not None:
+        if classify_mode(raw.x, raw.output, b, raw.epsilon, raw.axis, raw.mask, raw.rtol, raw.atol) == "inference":
+            ref = reference.inference_output(raw.x, b["moving_mean"], b["moving_variance"], b["gamma"], b["beta"],
+                                             raw.epsilon, raw.axis)
+        else:
+            ref = reference.training_output(raw.x, b["gamma"], b["beta"], raw.epsilon, raw.axis, raw.mask)
+        out["output_error"] = float(np.max(np.abs(np.asarray(raw.output, np.float64) - ref)))
+    if not np.array_equal(a["moving_variance"], b["moving_variance"]):
+        implied = (a["moving_variance"] - raw.momentum * b["moving_variance"]) / (1 - raw.momentum)
+        _, var = reference.batch_moments(raw.x, raw.axis, raw.bessel, raw.mask)
+        out["batch_variance_error"] = float(np.max(np.abs(implied / var - 1)))
+    return out

@@ -48,7 +48,8 @@ def _cell_html(case) -> str:
     if case["status"] == "deviation":
         classes.append("deviation")
         src = escape(case.get("deviation_source") or "", quote=True)
-        mark = f' <a class="mark" href="{src}" title="known deviation {escape(case.get("deviation") or "")}">&#9888;</a>'
+        name = escape(case.get("deviation") or "")
+        mark = f' <a class="mark" href="{src}" title="known deviation {name}">&#9888;</a>'
     elif case["status"] == "fail":
         classes.append("fail")
     title = escape(o.get("error") or "", quote=True)
@@ -95,7 +96,8 @@ def html(merged: dict) -> str:
             f'<td class="id"><a href="#{s.id}">{s.id}</a><small>{escape(s.describe())}</small></td>'
             + "".join(_cell_html(row["cases"].get(n)) for n in names) + "</tr>"
         )
-    skipped = "".join(f"<li>{escape(n)}: skipped, {escape(why)}</li>" for n, why in merged.get("skipped_targets", {}).items())
+    skipped = "".join(f"<li>{escape(n)}: skipped, {escape(why)}</li>"
+                      for n, why in merged.get("skipped_targets", {}).items())
     return (
         '<!DOCTYPE html><html lang="en"><head><meta charset="utf-8"><title>BatchNormalization behaviour</title>'
         f"<style>{STYLE}</style></head><body><h1>BatchNormalization behaviour</h1>"

@@ -22,6 +22,7 @@ from .layer import load as load_layer
 from .targets import Target, TargetError, require, resolve
 
 CASE_KEY = "bn_behaviour_case"
+SETTING_KEY = "bn_behaviour_setting_case"
 XFAIL_MODES = ("strict", "lenient", "skip")
 #: Targets whose layer class --bn-layer can replace.
 LAYER_TARGETS = ("keras-tensorflow", "keras-jax", "keras-torch", "tf_keras")
@@ -76,6 +77,7 @@ class Session:
         self.layer = layer
         self.xfail = config.getoption("bn_xfail")
         self.cases: dict[str, dict] = {}
+        self.settings_cases: dict[str, dict] = {}
         self._entries: Optional[list[dev.Deviation]] = None
 
     @property
@@ -92,11 +94,12 @@ class Session:
     # -- collecting results (controller) --------------------------------------
     def add(self, report) -> None:
         props = dict(report.user_properties)
-        if CASE_KEY not in props:
+        if report.when != "call":
             return
-        if report.when == "call":
-            case = dict(props[CASE_KEY], status=_status(report))
-            self.cases[case["id"]] = case
+        for key, store in ((CASE_KEY, self.cases), (SETTING_KEY, self.settings_cases)):
+            if key in props:
+                case = dict(props[key], status=_status(report))
+                store[case["id"]] = case
 
     def report(self) -> dict:
         from . import __version__
@@ -119,6 +122,7 @@ class Session:
                 "backend": self.target.env.get("KERAS_BACKEND"),
             },
             "cases": [self.cases[k] for k in sorted(self.cases)],
+            "settings_cases": [self.settings_cases[k] for k in sorted(self.settings_cases)],
         }
 
 
@@ -221,14 +225,23 @@ def bn_deviations(request) -> list:
     return _session(request.config).entries
 
 
+def _recorder(request, key: str):
+    def record(case: dict) -> None:
+        request.node.user_properties.append((key, case))
+
+    return record
+
+
 @pytest.fixture
 def bn_record(request):
     """Attach a case record to the test report (travels to the xdist controller)."""
+    return _recorder(request, CASE_KEY)
 
-    def record(case: dict) -> None:
-        request.node.user_properties.append((CASE_KEY, case))
 
-    return record
+@pytest.fixture
+def bn_record_setting(request):
+    """Attach a settings-matrix case record to the test report."""
+    return _recorder(request, SETTING_KEY)
 
 
 @pytest.hookimpl(trylast=True)

@@ -24,6 +24,8 @@ array([0.5])
 
 from __future__ import annotations
 
+from typing import Optional
+
 import numpy as np
 
 #: The Keras BatchNormalization defaults (keras.layers.BatchNormalization docstring).
@@ -44,14 +46,24 @@ def _per_channel(v: np.ndarray, x: np.ndarray, axis: int) -> np.ndarray:
 
 
 def batch_moments(
-    x: np.ndarray, axis: int = -1, bessel: bool = False
+    x: np.ndarray, axis: int = -1, bessel: bool = False, mask: Optional[np.ndarray] = None
 ) -> tuple[np.ndarray, np.ndarray]:
-    """Per-channel mean and variance of a batch (biased unless ``bessel``)."""
+    """Per-channel mean and variance of a batch (biased unless ``bessel``).
+
+    ``mask`` (the input's shape without the channel axis, true = counts)
+    restricts the statistics to the unmasked positions, as the Keras 3
+    docstring's ``mask`` argument says.
+
+    >>> batch_moments(np.array([[1.0], [3.0], [100.0]]), mask=np.array([True, True, False]))
+    (array([2.]), array([1.]))
+    """
     x = np.asarray(x, dtype=np.float64)
     red = _reduce_axes(x, axis)
-    count = int(np.prod([x.shape[i] for i in red]))
-    mean = x.mean(axis=red)
-    var = x.var(axis=red)
+    weights = np.ones(x.shape) if mask is None else np.broadcast_to(
+        np.expand_dims(np.asarray(mask, np.float64), axis % x.ndim), x.shape)
+    count = weights.sum(axis=red)
+    mean = (x * weights).sum(axis=red) / count
+    var = (np.square(x - _per_channel(mean, x, axis)) * weights).sum(axis=red) / count
     if bessel:
         var = var * count / (count - 1)
     return mean, var
@@ -72,9 +84,9 @@ def normalise(
     return c(gamma) * (x - c(mean)) / np.sqrt(c(var) + epsilon) + c(beta)
 
 
-def training_output(x, gamma, beta, epsilon=EPSILON, axis=-1) -> np.ndarray:
-    """The output when the batch is normalised with its own statistics."""
-    mean, var = batch_moments(x, axis)
+def training_output(x, gamma, beta, epsilon=EPSILON, axis=-1, mask=None) -> np.ndarray:
+    """The output when the batch is normalised with its own (unmasked) statistics."""
+    mean, var = batch_moments(x, axis, mask=mask)
     return normalise(x, mean, var, gamma, beta, epsilon, axis)
 
 
@@ -91,8 +103,8 @@ def moving_update(moving: np.ndarray, batch: np.ndarray, momentum: float = MOMEN
 
 
 def updated_moving_stats(
-    x, moving_mean, moving_var, momentum=MOMENTUM, axis=-1, bessel=False
+    x, moving_mean, moving_var, momentum=MOMENTUM, axis=-1, bessel=False, mask=None
 ) -> tuple[np.ndarray, np.ndarray]:
     """The moving mean and variance after one training step on ``x``."""
-    mean, var = batch_moments(x, axis, bessel=bessel)
+    mean, var = batch_moments(x, axis, bessel=bessel, mask=mask)
     return moving_update(moving_mean, mean, momentum), moving_update(moving_var, var, momentum)

@@ -42,8 +42,8 @@ def schedule(n_targets: int, workers: str, cores: int) -> tuple[int, str]:
 def run_target(name: str, out: Path, workers: str) -> dict:
     """Run the matrix for one target in a fresh pytest process; return its report."""
     path = out / f"{name}.json"
-    cmd = [sys.executable, "-m", "pytest", "--pyargs", "bn_behaviour.test_behaviour", "-q",
-           "-p", "no:cacheprovider", "-o", "addopts=", "--bn-target", name, "--bn-report", str(path),
+    cmd = [sys.executable, "-m", "pytest", "--pyargs", "bn_behaviour.test_behaviour", "bn_behaviour.test_settings",
+           "-q", "-p", "no:cacheprovider", "-o", "addopts=", "--bn-target", name, "--bn-report", str(path),
            "-n", workers]
     proc = subprocess.run(cmd, capture_output=True, text=True)
     if not path.exists():
@@ -53,16 +53,20 @@ def run_target(name: str, out: Path, workers: str) -> dict:
 
 
 def merge(reports: list[dict], skipped: dict[str, str]) -> dict:
-    targets, rows = [], {}
+    targets, rows, settings_rows = [], {}, {}
     for rep in reports:
         name = rep["target"]["name"]
-        targets.append({**rep["target"], "counts": status_counts(rep["cases"]), "error": rep.get("error")})
-        for case in rep["cases"]:
-            rows.setdefault(case["id"], {})[name] = case
+        extra = rep.get("settings_cases", [])
+        targets.append({**rep["target"], "counts": status_counts(rep["cases"]),
+                        "settings_counts": status_counts(extra), "error": rep.get("error")})
+        for store, cases in ((rows, rep["cases"]), (settings_rows, extra)):
+            for case in cases:
+                store.setdefault(case["id"], {})[name] = case
     return {
         "targets": targets,
         "skipped_targets": skipped,
         "rows": [{"id": k, "cases": rows[k]} for k in sorted(rows)],
+        "settings_rows": [{"id": k, "cases": settings_rows[k]} for k in sorted(settings_rows)],
     }
 
 

@@ -20,16 +20,29 @@ def status_counts(cases) -> dict[str, int]:
     return {k: c.get(k, 0) for k in STATUSES}
 
 
+def _case(axes: dict):
+    """The scenario (or settings-matrix case) a report's ``scenario`` field describes."""
+    if "setting" in axes:
+        from .setting import SettingCase
+
+        core = {k: v for k, v in axes.items() if k not in ("setting", "precision")}
+        return SettingCase(Scenario(**core), axes["setting"], axes["precision"])
+    return Scenario(**axes)
+
+
 def write_summary(tr, session) -> None:
-    cases = list(session.cases.values())
+    main, extra = list(session.cases.values()), list(session.settings_cases.values())
+    cases = main + extra
     if not cases:
         return
     tr.section(f"bn-behaviour summary: {session.target.name}", sep="=")
     versions = ", ".join(f"{k} {v}" for k, v in session.target.versions().items())
     tr.write_line(f"{session.target.description} ({versions}); layer under test: {describe(session.layer)}")
-    counts = status_counts(cases)
-    tr.write_line(f"{len(cases)} cases: " + ", ".join(f"{v} {k}" for k, v in counts.items()))
-    claimed = {case["id"]: find(session.entries, Scenario(**case["scenario"])) for case in cases}
+    for label, group in (("cases", main), ("settings-matrix cases", extra)):
+        if group:
+            counts = status_counts(group)
+            tr.write_line(f"{len(group)} {label}: " + ", ".join(f"{v} {k}" for k, v in counts.items()))
+    claimed = {case["id"]: find(session.entries, _case(case["scenario"])) for case in cases}
     used = Counter(claimed[c["id"]].id for c in cases if c["status"] == "deviation" and claimed[c["id"]])
     unused = [d.id for d in session.entries if all(e is not d for e in claimed.values())]
     if unused:

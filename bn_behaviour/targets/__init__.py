@@ -81,6 +81,8 @@ class Target:
     def activate(self) -> None:
         """Put the target's environment in place (before any framework import)."""
         for k, v in self.env.items():
+            if k == "TF_USE_LEGACY_KERAS" and importlib.util.find_spec("tf_keras") is None and _keras2_in_tensorflow():
+                continue  # tf.keras already is Keras 2 there; the switch would look for the absent tf_keras
             os.environ[k] = v
 
     def load_driver(self):

@@ -108,7 +108,7 @@ def build(api, s: Scenario, layer_cls, shape=(inputs.CHANNELS,), **extra) -> dic
     ``api`` is the Keras module (``keras`` or ``tf_keras``); ``shape`` the
     per-sample input shape; ``extra`` more constructor arguments.
     """
-    bn = layer_cls(**layer_kwargs(s, api.initializers.Constant), **extra)
+    bn = layer_cls(**{**layer_kwargs(s, api.initializers.Constant), **extra})
     bn.build((None, *shape))
     objs: dict[str, Any] = {"layer": bn}
     if s.model == "sequential":
@@ -152,7 +152,19 @@ def weight_names(variables) -> list[str]:
 
 
 def state(bn) -> dict[str, np.ndarray]:
-    return {k: np.array(getattr(bn, k).numpy(), dtype=np.float64) for k in STATE_NAMES}
+    """The layer's variables as float64; an absent gamma (scale=False) reads as 1, beta (center=False) as 0."""
+    out = {k: np.array(v.numpy(), dtype=np.float64) for k in STATE_NAMES if (v := getattr(bn, k, None)) is not None}
+    channels = out["moving_mean"].shape
+    out.setdefault("gamma", np.ones(channels))
+    out.setdefault("beta", np.zeros(channels))
+    return out
+
+
+def variable_dtypes(bn) -> str:
+    """``float32`` when every variable of the layer is, else ``name=dtype`` for each one that is not."""
+    dtypes = {weight_names([v])[0]: str(getattr(v.dtype, "name", v.dtype)) for v in bn.weights}
+    odd = sorted(f"{k}={d}" for k, d in dtypes.items() if d != "float32")
+    return ", ".join(odd) or "float32"
 
 
 def outermost(objs):
@@ -288,3 +300,28 @@ def perform(runner: Runner) -> Raw:
         epsilon=reference.EPSILON,
         momentum=reference.MOMENTUM,
     )
+
+
+def perform_setting(api, case, layer_cls, runner_cls, bessel: bool) -> Raw:
+    """Run a settings-matrix case (``bn_behaviour.setting``) under its precision policy.
+
+    ``api`` is the Keras module; the caller has cleared the session and set
+    the policy.  The raw facts carry the setting's axis, mask, momentum,
+    epsilon and tolerance, so the classification uses the same reference.
+    """
+    from ..setting import PRECISIONS, SETTINGS, data as setting_data, mask_for
+
+    st = SETTINGS[case.setting]
+    d = setting_data(case)
+    extra = {**st.layer, "momentum": st.momentum, "epsilon": st.epsilon}
+    objs = build(api, case.core, layer_cls, d.shape, **extra)
+    runner = runner_cls(case.core, objs, d)
+    mask = mask_for(d.x) if st.mask else None
+    if mask is not None:
+        runner.kw["mask"] = mask
+    raw = perform(runner)
+    tol = max(PRECISIONS[case.precision].tolerance, st.tolerance or 0.0)
+    raw.axis, raw.mask, raw.momentum, raw.epsilon, raw.bessel = st.axis, mask, st.momentum, st.epsilon, bessel
+    raw.rtol = raw.atol = tol
+    raw.variable_dtypes = variable_dtypes(objs["layer"])
+    return raw

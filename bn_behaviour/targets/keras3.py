@@ -89,3 +89,14 @@ def run(s: Scenario, layer_cls=None) -> Raw:
     keras.utils.set_random_seed(inputs.SEED)
     objs = common.build(keras, s, layer_cls)
     return common.perform(Runner(s, objs))
+
+
+def run_setting(case, bessel: bool = False, layer_cls=None) -> Raw:
+    """Perform a settings-matrix case (``bn_behaviour.setting``) under its precision policy."""
+    keras.utils.clear_session()
+    keras.utils.set_random_seed(inputs.SEED)
+    keras.config.set_dtype_policy(case.precision)
+    try:
+        return common.perform_setting(keras, case, layer_cls or keras.layers.BatchNormalization, Runner, bessel)
+    finally:
+        keras.config.set_dtype_policy("float32")

@@ -25,7 +25,8 @@ from .. import inputs
 
 
 def _mse(out, y):
-    return keras.ops.mean(keras.ops.square(out - y))
+    """Mean squared error in float32 (under a mixed policy the output is float16 / bfloat16)."""
+    return keras.ops.mean(keras.ops.square(keras.ops.cast(out, "float32") - y))
 
 
 # --- TensorFlow: tf.function and a GradientTape step ---------------------------

@@ -59,7 +59,7 @@ def _train_step(container, kw):
     def step(x, y):
         with tf.GradientTape() as tape:
             out = container(x, **kw)
-            loss = tf.reduce_mean(tf.square(out - y))
+            loss = tf.reduce_mean(tf.square(tf.cast(out, tf.float32) - y))  # float32 under mixed policies
         variables = container.trainable_weights
         grads = tape.gradient(loss, variables)
         opt.apply_gradients(zip(grads, variables))
@@ -98,3 +98,15 @@ def run(s: Scenario, layer_cls=None, fused: bool = False) -> Raw:
     extra = {"fused": True} if fused else {}
     objs = common.build(tf_keras, s, layer_cls, data.shape, **extra)
     return common.perform(Runner(s, objs, data))
+
+
+def run_setting(case, bessel: bool = False, layer_cls=None) -> Raw:
+    """Perform a settings-matrix case (``bn_behaviour.setting``) under its precision policy."""
+    tf_keras.backend.clear_session()
+    tf_keras.utils.set_random_seed(inputs.SEED)
+    tf_keras.mixed_precision.set_global_policy(case.precision)
+    try:
+        layer_cls = layer_cls or tf_keras.layers.BatchNormalization
+        return common.perform_setting(tf_keras, case, layer_cls, Runner, bessel)
+    finally:
+        tf_keras.mixed_precision.set_global_policy("float32")

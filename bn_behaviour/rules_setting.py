@@ -1,0 +1,68 @@
+"""The documented rule for the settings matrix: the core's rule, adjusted by what the setting documents.
+
+Sources:
+
+* BN -- the ``keras.layers.BatchNormalization`` docstring (Keras 3), and
+  tf_keras' (``tf_keras.layers.BatchNormalization``): ``axis`` is "the axis
+  that should be normalized (typically the features axis)"; ``center``: "If
+  False, beta is ignored"; ``scale``: "If False, gamma is not used";
+  ``momentum`` / ``epsilon`` enter the documented formulas; ``mask``: "Binary
+  tensor of shape broadcastable to inputs tensor, with True values indicating
+  the positions for which mean and variance should be computed" (Keras 3);
+  the training/trainable rule is the same whatever the settings.
+* MIXED -- the Keras mixed precision guide,
+  https://keras.io/api/mixed_precision/policy/ : under a mixed policy "the
+  variables are float32" while computations run in the compute dtype.
+
+So the expectation is the core scenario's (``bn_behaviour.rules``), with the
+weight lists holding only the gamma/beta the setting creates, and every
+variable float32 under every policy (``check_variables_float32``).
+
+>>> from .setting import CORES, SettingCase
+>>> e = expected(SettingCase(CORES[0], "no_center", "float32"))
+>>> e["trainable_weights"], e["variable_dtypes"]
+(['gamma'], 'float32')
+"""
+
+from __future__ import annotations
+
+from typing import Optional
+
+from . import rules
+from .setting import SETTINGS, SettingCase
+
+MIXED_DOC = "https://keras.io/api/mixed_precision/policy/"
+
+
+def expected(case: SettingCase) -> dict:
+    """What the documented rule predicts for ``case``."""
+    exp = dict(rules.expected(case.core))
+    present = set(SETTINGS[case.setting].affine)
+    for key in ("trainable_weights", "non_trainable_weights", "model_trainable_weights"):
+        exp[key] = [w for w in exp[key] if w not in ("beta", "gamma") or w in present]
+    exp["variable_dtypes"] = "float32"
+    return exp
+
+
+def check_variables_float32(s, observed: dict, exp: dict) -> Optional[str]:
+    """Every variable of the layer is float32, under every precision policy.
+
+    MIXED: under ``mixed_float16`` / ``mixed_bfloat16`` "the variables are
+    float32"; the moving statistics in particular must not lose precision.
+    """
+    if observed.get("variable_dtypes") != exp["variable_dtypes"]:
+        return f"expected every variable float32, observed {observed.get('variable_dtypes')}"
+    return None
+
+
+#: The main checks, then the settings matrix's own.
+CHECKS = {**rules.CHECKS, "variables_float32": check_variables_float32}
+
+
+def violations(case: SettingCase, observed: dict, exp: dict) -> dict[str, str]:
+    out = {}
+    for name, check in CHECKS.items():
+        msg = check(case.core, observed, exp)
+        if msg:
+            out[name] = msg
+    return out
