@@ -116,7 +116,7 @@ def pair_targets(old: dict, new: dict) -> tuple[dict, dict]:
 
 def render(changes: list[Change], old_targets: dict, new_targets: dict, markdown: bool = False) -> str:
     def versions(targets):
-        return "; ".join(f"{n} " + ", ".join(f"{k} {v}" for k, v in t.get("versions", {}).items())
+        return "; ".join(f"{n}: " + ", ".join(f"{k} {v}" for k, v in t.get("versions", {}).items())
                          for n, t in targets.items())
 
     scenarios = {(c.target, c.id) for c in changes}

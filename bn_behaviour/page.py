@@ -13,6 +13,7 @@ from html import escape
 
 from .documents import cell
 from .scenario import AXES, Scenario
+from .setting import PRECISIONS, SETTINGS, SettingCase
 
 STYLE = """
 body{font:13px/1.35 system-ui,sans-serif;margin:1em;color:#222}
@@ -62,6 +63,15 @@ def _statuses(row: dict, names: list[str]) -> str:
     return " ".join(sorted(statuses) + (["disagree"] if len(cells) > 1 else []))
 
 
+def _row(row: dict, names: list[str], case) -> str:
+    """One table row: a main-matrix scenario, or a settings-matrix case (which also has setting/precision)."""
+    axes = {"setting": "", "precision": "", **case.axes()}
+    data = " ".join(f'data-{k}="{v}"' for k, v in axes.items())
+    return (f'<tr id="{case.id}" {data} data-status="{_statuses(row, names)}">'
+            f'<td class="id"><a href="#{case.id}">{case.id}</a><small>{escape(case.describe())}</small></td>'
+            + "".join(_cell_html(row["cases"].get(n)) for n in names) + "</tr>")
+
+
 def html(merged: dict) -> str:
     """The page, as a string.
 
@@ -78,24 +88,16 @@ def html(merged: dict) -> str:
         f"{escape(t['name'])}: " + ", ".join(f"{escape(k)} {escape(str(v))}" for k, v in t.get("versions", {}).items())
         for t in merged["targets"]
     )
+    filters = {**AXES, "setting": SETTINGS, "precision": PRECISIONS,
+               "status": ("pass", "deviation", "fail", "disagree")}
     selects = "".join(
         f'<label>{axis} <select data-axis="{axis}"><option value="">any</option>'
         + "".join(f'<option value="{v}">{v}</option>' for v in values)
         + "</select></label>"
-        for axis, values in AXES.items()
+        for axis, values in filters.items()
     )
-    status_values = ("pass", "deviation", "fail", "disagree")
-    selects += ('<label>status <select data-axis="status"><option value="">any</option>'
-                + "".join(f'<option value="{v}">{v}</option>' for v in status_values) + "</select></label>")
-    rows = []
-    for row in merged["rows"]:
-        s = Scenario.from_id(row["id"])
-        data = " ".join(f'data-{k}="{v}"' for k, v in s.axes().items())
-        rows.append(
-            f'<tr id="{s.id}" {data} data-status="{_statuses(row, names)}">'
-            f'<td class="id"><a href="#{s.id}">{s.id}</a><small>{escape(s.describe())}</small></td>'
-            + "".join(_cell_html(row["cases"].get(n)) for n in names) + "</tr>"
-        )
+    rows = [_row(row, names, Scenario.from_id(row["id"])) for row in merged["rows"]]
+    rows += [_row(row, names, SettingCase.from_id(row["id"])) for row in merged.get("settings_rows", [])]
     skipped = "".join(f"<li>{escape(n)}: skipped, {escape(why)}</li>"
                       for n, why in merged.get("skipped_targets", {}).items())
     return (

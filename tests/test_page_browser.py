@@ -18,6 +18,7 @@ import pytest
 
 from bn_behaviour.page import html
 from bn_behaviour.scenario import Scenario, generate
+from bn_behaviour.setting import SettingCase, generate as generate_settings
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 CHROMEDRIVER = shutil.which("chromedriver")
@@ -25,20 +26,30 @@ webdriver = pytest.importorskip("selenium.webdriver", reason="selenium is not in
 pytestmark = pytest.mark.skipif(
     not (CHROMIUM and CHROMEDRIVER), reason="needs Chromium and ChromeDriver (apt-get install chromium chromium-driver)"
 )
-FILTER = {"model": "nested", "path": "fit"}
+FILTERS = [{"model": "nested", "path": "fit"}, {"path": "fit", "setting": "channels_last"}]
+
+
+def _case(row_id: str):
+    return SettingCase.from_id(row_id) if "-setting=" in row_id else Scenario.from_id(row_id)
+
+
+def _matches(row_id: str, wanted: dict) -> bool:
+    axes = {"setting": "", "precision": "", **_case(row_id).axes()}
+    return all(axes[k] == v for k, v in wanted.items())
 
 
 def _synthetic_page(folder: Path) -> Path:
-    rows = []
-    for i, s in enumerate(generate()):
+    rows, settings_rows = [], []
+    for i, s in enumerate(generate() + generate_settings("keras-tensorflow")):
         error = "ValueError: <script>alert(1)</script>" if i % 97 == 0 else None
         mix = sum(map(ord, s.id))
         case = {"status": ("pass", "deviation", "fail")[mix % 3], "deviation": "d", "deviation_source": "https://x.org",
                 "observed": {"mode": ("training", "inference")[mix % 2], "moving_stats": "updated",
                              "affine": "n/a", "error": error}}
-        rows.append({"id": s.id, "cases": {"keras-tensorflow": case}})
+        (settings_rows if hasattr(s, "setting") else rows).append({"id": s.id, "cases": {"keras-tensorflow": case}})
     merged = {"targets": [{"name": "keras-tensorflow", "versions": {"keras": "3"}, "counts": {}}],
-              "skipped_targets": {"tf1": "tensorflow is not installed"}, "rows": rows}
+              "skipped_targets": {"tf1": "tensorflow is not installed"}, "rows": rows,
+              "settings_rows": settings_rows}
     path = folder / "behaviour.html"
     path.write_text(html(merged))
     return path
@@ -65,7 +76,8 @@ def page(tmp_path) -> Path:
     return Path(given).resolve() if given else _synthetic_page(tmp_path)
 
 
-def test_filter_leaves_exactly_the_matching_rows_and_screenshots(browser, page, tmp_path):
+@pytest.mark.parametrize("wanted", FILTERS, ids=["model-and-path", "path-and-setting"])
+def test_filter_leaves_exactly_the_matching_rows_and_screenshots(browser, page, tmp_path, wanted):
     from selenium.webdriver.common.by import By
     from selenium.webdriver.support.ui import Select
 
@@ -73,12 +85,14 @@ def test_filter_leaves_exactly_the_matching_rows_and_screenshots(browser, page, 
     rows = browser.find_elements(By.CSS_SELECTOR, "tbody tr")
     ids = [r.get_attribute("id") for r in rows]
     assert len(ids) == len(set(ids)) > 0
-    for axis, value in FILTER.items():
+    for axis, value in wanted.items():
         Select(browser.find_element(By.CSS_SELECTOR, f'select[data-axis="{axis}"]')).select_by_value(value)
     visible = [r.get_attribute("id") for r in rows if r.is_displayed()]
-    wanted = [i for i in ids if all(getattr(Scenario.from_id(i), k) == v for k, v in FILTER.items())]
-    assert visible == wanted and wanted
-    assert browser.find_element(By.ID, "count").text == str(len(wanted))
+    expected = [i for i in ids if _matches(i, wanted)]
+    assert visible == expected and expected
+    assert browser.find_element(By.ID, "count").text == str(len(expected))
+    if wanted is not FILTERS[0]:
+        return
     shot = Path(os.environ.get("BN_BEHAVIOUR_SCREENSHOT") or tmp_path / "behaviour-filtered.png")
     shot.parent.mkdir(parents=True, exist_ok=True)
     assert browser.save_screenshot(str(shot)) and shot.stat().st_size > 0
