@@ -192,6 +192,19 @@ def scenario_param(session: Session, s: Scenario):
     return pytest.param(s, id=s.id, marks=marks)
 
 
+def parametrize_cases(metafunc, argname: str, skip_reason, make_params, skipped_id: str) -> None:
+    """Parametrize ``argname`` of a second matrix (fused, settings) with its cases, or with one
+    skipped case saying why the target has none (``skip_reason(session)``)."""
+    if argname not in metafunc.fixturenames:
+        return
+    session = _session(metafunc.config)
+    why = skip_reason(session)
+    if why:
+        metafunc.parametrize(argname, [pytest.param(None, id=skipped_id, marks=pytest.mark.skip(reason=why))])
+        return
+    metafunc.parametrize(argname, make_params(session))
+
+
 def pytest_generate_tests(metafunc):
     session = _session(metafunc.config)
     if "bn_scenario" in metafunc.fixturenames:

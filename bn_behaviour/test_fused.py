@@ -24,7 +24,7 @@ from bn_behaviour import reference, rules
 from bn_behaviour.case import CaseResult, judge
 from bn_behaviour.deviations import find
 from bn_behaviour.observation import ATOL, RTOL, classify
-from bn_behaviour.plugin import STASH, scenario_param
+from bn_behaviour.plugin import STASH, parametrize_cases, scenario_param
 from bn_behaviour.scenario import Scenario
 
 #: The only target with a fused path to run.
@@ -55,20 +55,16 @@ def _skip_reason(session):
     return session.missing()
 
 
-def pytest_generate_tests(metafunc):
-    if "fused_scenario" not in metafunc.fixturenames:
-        return
-    session = metafunc.config.stash[STASH]
-    why = _skip_reason(session)
-    if why:
-        skip = pytest.mark.skip(reason=why)
-        metafunc.parametrize("fused_scenario", [pytest.param(None, id=f"skipped{SUFFIX}", marks=skip)])
-        return
+def _params(session) -> list:
     params = []
     for s in fused_scenarios(session.target):
         p = scenario_param(session, s)  # the main matrix's marks: its known deviation, if any
         params.append(pytest.param(*p.values, id=f"{s.id}{SUFFIX}", marks=p.marks))
-    metafunc.parametrize("fused_scenario", params)
+    return params
+
+
+def pytest_generate_tests(metafunc):
+    parametrize_cases(metafunc, "fused_scenario", _skip_reason, _params, f"skipped{SUFFIX}")
 
 
 def observe_fused(target, s: Scenario) -> CaseResult:

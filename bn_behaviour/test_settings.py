@@ -9,13 +9,11 @@ Settings a target lacks are not generated for it; tf1 has no settings matrix.
 
 from __future__ import annotations
 
-import pytest
-
 from bn_behaviour import setting as settings
 from bn_behaviour.case import judge, observe_setting
 from bn_behaviour.deviations import find
 from bn_behaviour.observation import measure
-from bn_behaviour.plugin import STASH, scenario_param
+from bn_behaviour.plugin import parametrize_cases, scenario_param
 
 #: The documented rule the settings matrix adjusts (bn_behaviour.rules_setting).
 RULE = "tf2"
@@ -28,16 +26,8 @@ def _skip_reason(session):
 
 
 def pytest_generate_tests(metafunc):
-    if "bn_setting" not in metafunc.fixturenames:
-        return
-    session = metafunc.config.stash[STASH]
-    why = _skip_reason(session)
-    if why:
-        skip = pytest.mark.skip(reason=why)
-        metafunc.parametrize("bn_setting", [pytest.param(None, id="skipped-setting=none", marks=skip)])
-        return
-    cases = settings.generate(session.target.name)
-    metafunc.parametrize("bn_setting", [scenario_param(session, c) for c in cases])
+    parametrize_cases(metafunc, "bn_setting", _skip_reason, lambda session: [
+        scenario_param(session, c) for c in settings.generate(session.target.name)], "skipped-setting=none")
 
 
 def test_setting(bn_setting, bn_target, bn_layer, bn_deviations, bn_record_setting):
