@@ -273,7 +273,7 @@ class _Collector:
 
     def pytest_sessionfinish(self, session):
         path = session.config.getoption("bn_report")
-        if path and self.session.cases:
+        if path and (self.session.cases or self.session.settings_cases):
             with open(path, "w") as f:
                 json.dump(self.session.report(), f, indent=1, sort_keys=True)
                 f.write("\n")

@@ -4,7 +4,7 @@ A second matrix beside the main one.  Each case is a *core* scenario of the
 main matrix (a few rows whose rule is settled: training and inference calls,
 a frozen call, ``fit()`` with and without a frozen layer, a custom training step) run with one
 **setting** of the layer (input rank and channel axis, ``center`` /
-``scale``, ``momentum`` / ``epsilon``, a mask, the fused kernel, inputs with a
+``scale``, ``momentum`` / ``epsilon``, a mask, the fused kernel, a save and load, inputs with a
 large offset) under one **precision** policy.  Its permanent ID is the core's
 ID followed by ``-setting=<name>-precision=<policy>``, so the rows cite the
 main matrix's.  Settings and precisions are data; which targets lack one is
@@ -16,7 +16,7 @@ data too (with the reason).
 >>> SettingCase.from_id(case.id) == case
 True
 >>> {t: len(generate(t)) for t in KERAS_TARGETS}
-{'keras-tensorflow': 75, 'keras-jax': 75, 'keras-torch': 75, 'tf_keras': 84}
+{'keras-tensorflow': 81, 'keras-jax': 81, 'keras-torch': 81, 'tf_keras': 93}
 """
 
 from __future__ import annotations
@@ -40,6 +40,8 @@ CORES: tuple[Scenario, ...] = tuple(Scenario.from_id(i) for i in (
     "functional-frozen=none-when=before_compile-path=custom_loop-training=true",
 ))
 CALL_CORES = tuple(c for c in CORES if c.path == "call")
+#: Cores with a model around the layer (what can be saved and loaded).
+MODEL_CORES = tuple(c for c in CORES if c.model != "layer")
 KERAS3 = ("keras-tensorflow", "keras-jax", "keras-torch")
 KERAS_TARGETS = (*KERAS3, "tf_keras")
 #: The offset of ``large_offset`` inputs (the issue: mean 1e4, unit variance, float32).
@@ -73,6 +75,9 @@ class Setting:
     tolerance: Optional[float] = None
     #: gamma / beta that exist (center=False has no beta, scale=False no gamma).
     affine: tuple[str, ...] = ("beta", "gamma")
+    #: Save format the model goes through after the core's freeze and before it runs
+    #: (``keras``, ``h5``, ``tf``): the loaded model must remember ``trainable``.
+    persist: Optional[str] = None
 
 
 SETTINGS: dict[str, Setting] = {s.name: s for s in (
@@ -93,6 +98,13 @@ SETTINGS: dict[str, Setting] = {s.name: s for s in (
             targets=("tf_keras",), missing="only tf_keras has a fused argument"),
     Setting("large_offset", f"inputs with mean {LARGE_OFFSET:g} and unit variance (float32)",
             data="large_offset", tolerance=LARGE_OFFSET_TOL),
+    Setting("saved_keras", "the model saved to a .keras file after the freeze and loaded back before it runs",
+            persist="keras", cores=MODEL_CORES),
+    Setting("saved_h5", "the model saved to a legacy HDF5 .h5 file after the freeze and loaded back",
+            persist="h5", cores=MODEL_CORES),
+    Setting("saved_tf", "the model saved as a TensorFlow SavedModel after the freeze and loaded back",
+            persist="tf", cores=MODEL_CORES, targets=("tf_keras",),
+            missing="Keras 3's model.save() takes .keras (and legacy .h5) only; SavedModel is export() for serving"),
 )}
 
 

@@ -19,6 +19,7 @@ True
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import gc
 import re
@@ -302,6 +303,29 @@ def perform(runner: Runner) -> Raw:
     )
 
 
+#: File name per save format (``Setting.persist``); ``tf`` is a SavedModel folder.
+SAVE_NAMES = {"keras": "model.keras", "h5": "model.h5", "tf": "model_savedmodel"}
+
+
+def reload(api, objs, fmt: str, layer_cls) -> dict[str, Any]:
+    """Save the outer model in ``fmt``, load it back, and return the loaded model and its layer."""
+    import os
+    import shutil
+    import tempfile
+
+    folder = tempfile.mkdtemp(prefix="bn-behaviour-")
+    try:
+        path = os.path.join(folder, SAVE_NAMES[fmt])
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # the legacy formats warn on every save
+            objs["outer"].save(path)
+            loaded = api.models.load_model(path, custom_objects={layer_cls.__name__: layer_cls}, compile=False)
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
+    layer = next(x for x in loaded.layers if isinstance(x, layer_cls))
+    return {"layer": layer, "outer": loaded}
+
+
 def perform_setting(api, case, layer_cls, runner_cls, bessel: bool) -> Raw:
     """Run a settings-matrix case (``bn_behaviour.setting``) under its precision policy.
 
@@ -314,8 +338,12 @@ def perform_setting(api, case, layer_cls, runner_cls, bessel: bool) -> Raw:
     st = SETTINGS[case.setting]
     d = setting_data(case)
     extra = {**st.layer, "momentum": st.momentum, "epsilon": st.epsilon}
-    objs = build(api, case.core, layer_cls, d.shape, **extra)
-    runner = runner_cls(case.core, objs, d)
+    objs, core = build(api, case.core, layer_cls, d.shape, **extra), case.core
+    if st.persist:
+        change(core, objs)  # the core's freeze, made before saving
+        objs = reload(api, objs, st.persist, layer_cls)
+        core = dataclasses.replace(core, frozen="none")  # not again: the loaded model must remember it
+    runner = runner_cls(core, objs, d)
     mask = mask_for(d.x) if st.mask else None
     if mask is not None:
         runner.kw["mask"] = mask
