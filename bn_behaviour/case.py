@@ -9,7 +9,7 @@ import json
 from dataclasses import dataclass, field
 from typing import Optional
 
-from . import repro, rules
+from . import repro, rules, rules_setting
 from .deviations import Deviation
 from .layer import describe as describe_layer
 from .observation import Raw, classify, describe_numbers
@@ -55,7 +55,6 @@ def observe(target: Target, s: Scenario, layer_cls=None) -> CaseResult:
 
 def observe_setting(target: Target, case, layer_cls=None) -> CaseResult:
     """Run a settings-matrix case (``bn_behaviour.setting``) and judge it by ``rules_setting``."""
-    from . import rules_setting
     from .setting import SETTINGS
 
     bessel = SETTINGS[case.setting].bessel.get(target.name, target.bessel)
@@ -75,7 +74,7 @@ def explain(result: CaseResult, headline: str) -> str:
     s = result.scenario
     lines = [headline, f"scenario {s.id}: {s.describe()}"]
     for rule, msg in result.violations.items():
-        check = rules.CHECKS.get(rule) or _setting_checks()[rule]
+        check = rules_setting.CHECKS[rule]
         doc = (check.__doc__ or "").strip().splitlines()[0]
         lines.append(f"  rule {rule} ({doc}): {msg}")
     lines += [
@@ -91,18 +90,9 @@ def explain(result: CaseResult, headline: str) -> str:
     return "\n".join(lines)
 
 
-def _setting_checks():
-    from .rules_setting import CHECKS
-
-    return CHECKS
-
-
 def _violations(s, observed: dict, exp: dict) -> dict[str, str]:
-    if hasattr(s, "setting"):
-        from .rules_setting import violations
-
-        return violations(s, observed, exp)
-    return rules.violations(s, observed, exp)
+    """The broken checks of a main-matrix scenario or of a settings-matrix case."""
+    return (rules_setting.violations if hasattr(s, "setting") else rules.violations)(s, observed, exp)
 
 
 def judge(result: CaseResult, deviation: Optional[Deviation]) -> None:

@@ -190,6 +190,15 @@ class SettingCase:
         return f"{self.core.describe()[:-1]}; {SETTINGS[self.setting].description}{policy}."
 
 
+def case_from_id(row_id: str):
+    """The Scenario (main matrix) or SettingCase (settings matrix) a row ID names.
+
+    >>> case_from_id(CORES[0].id) == CORES[0], case_from_id(SettingCase(CORES[0], "epsilon", "float32").id).setting
+    (True, 'epsilon')
+    """
+    return SettingCase.from_id(row_id) if "-setting=" in row_id else Scenario.from_id(row_id)
+
+
 def exclusion_reason(case: SettingCase, target: str) -> Optional[str]:
     """Why ``case`` does not run on ``target``, or None."""
     st = SETTINGS[case.setting]

@@ -6,7 +6,7 @@ from collections import Counter
 
 from .deviations import find
 from .layer import describe
-from .scenario import Scenario
+from .setting import case_from_id
 
 STATUSES = ("pass", "deviation", "fail", "skipped")
 
@@ -18,16 +18,6 @@ def status_counts(cases) -> dict[str, int]:
     """
     c = Counter(case["status"] for case in cases)
     return {k: c.get(k, 0) for k in STATUSES}
-
-
-def _case(axes: dict):
-    """The scenario (or settings-matrix case) a report's ``scenario`` field describes."""
-    if "setting" in axes:
-        from .setting import SettingCase
-
-        core = {k: v for k, v in axes.items() if k not in ("setting", "precision")}
-        return SettingCase(Scenario(**core), axes["setting"], axes["precision"])
-    return Scenario(**axes)
 
 
 def write_summary(tr, session) -> None:
@@ -42,7 +32,7 @@ def write_summary(tr, session) -> None:
         if group:
             counts = status_counts(group)
             tr.write_line(f"{len(group)} {label}: " + ", ".join(f"{v} {k}" for k, v in counts.items()))
-    claimed = {case["id"]: find(session.entries, _case(case["scenario"])) for case in cases}
+    claimed = {case["id"]: find(session.entries, case_from_id(case["id"])) for case in cases}
     used = Counter(claimed[c["id"]].id for c in cases if c["status"] == "deviation" and claimed[c["id"]])
     unused = [d.id for d in session.entries if all(e is not d for e in claimed.values())]
     if unused:

@@ -34,7 +34,7 @@ def test_setting(bn_setting, bn_target, bn_layer, bn_deviations, bn_record_setti
     """The core scenario keeps its documented behaviour with this setting and policy, variables stay float32."""
     result = observe_setting(bn_target, bn_setting, bn_layer)
     entry = find(bn_deviations, bn_setting)
-    bn_record_setting({**result.record(), "measured": measure(result.raw),
+    bn_record_setting({**result.record(), "measured": measure(result.raw, result.observed["mode"]),
                        "deviation": entry.id if entry else None,
                        "deviation_source": entry.source if entry else None})
     judge(result, entry)

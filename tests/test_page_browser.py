@@ -17,8 +17,8 @@ from pathlib import Path
 import pytest
 
 from bn_behaviour.page import html
-from bn_behaviour.scenario import Scenario, generate
-from bn_behaviour.setting import SettingCase, generate as generate_settings
+from bn_behaviour.scenario import generate
+from bn_behaviour.setting import case_from_id, generate as generate_settings
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 CHROMEDRIVER = shutil.which("chromedriver")
@@ -29,12 +29,8 @@ pytestmark = pytest.mark.skipif(
 FILTERS = [{"model": "nested", "path": "fit"}, {"path": "fit", "setting": "channels_last"}]
 
 
-def _case(row_id: str):
-    return SettingCase.from_id(row_id) if "-setting=" in row_id else Scenario.from_id(row_id)
-
-
 def _matches(row_id: str, wanted: dict) -> bool:
-    axes = {"setting": "", "precision": "", **_case(row_id).axes()}
+    axes = {"setting": "", "precision": "", **case_from_id(row_id).axes()}
     return all(axes[k] == v for k, v in wanted.items())
 
 
