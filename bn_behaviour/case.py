@@ -95,21 +95,28 @@ def _violations(s, observed: dict, exp: dict) -> dict[str, str]:
     return (rules_setting.violations if hasattr(s, "setting") else rules.violations)(s, observed, exp)
 
 
-def judge(result: CaseResult, deviation: Optional[Deviation]) -> None:
-    """Pass, raise DeviationObserved (known deviation seen exactly), or fail."""
+def judge(result, deviation: Optional[Deviation], recheck=None, explain_fn=None) -> None:
+    """Pass, raise DeviationObserved (known deviation seen exactly), or fail.
+
+    ``recheck(observed, expected)`` re-runs the case's checks against the
+    rule with the deviation in place and ``explain_fn(result, headline)``
+    writes the failure; both default to the main and settings matrices' own
+    (the workflow matrix passes its checks).
+    """
+    recheck = recheck or (lambda observed, exp: _violations(result.scenario, observed, exp))
+    explain_fn = explain_fn or explain
     if deviation is None:
         if result.violations:
-            raise AssertionError(explain(result, "the documented rule is broken"))
+            raise AssertionError(explain_fn(result, "the documented rule is broken"))
         return
     if not result.violations:
         return  # strict xfail turns this into "deviation is stale"
     rest = {"deviation": "not what the entry records"}
     if deviation.explains(result.observed):
-        with_dev = deviation.expected_with_deviation(result.expected, result.observed)
-        rest = _violations(result.scenario, result.observed, with_dev)
+        rest = recheck(result.observed, deviation.expected_with_deviation(result.expected, result.observed))
     if rest:
         raise AssertionError(
-            explain(
+            explain_fn(
                 result,
                 f"known deviation {deviation.id} does not describe what was observed"
                 f" (it says {_fmt(deviation.observed)})",

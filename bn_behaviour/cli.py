@@ -76,6 +76,26 @@ def _setting_case(s, setting: str, precision: str, target):
     return case
 
 
+def _workflow(args) -> int:
+    from . import workflow
+
+    try:
+        case = workflow.WorkflowCase.from_id(args.case)
+        if case.variant not in workflow.variants_of(case.workflow):
+            raise ValueError(f"unknown variant {case.variant!r} of workflow {case.workflow}; valid: "
+                             + ", ".join(workflow.variants_of(case.workflow)))
+    except (ValueError, IndexError) as e:
+        raise UsageError(f"{args.case}: {e} (a case ID looks like workflow=export-frozen=none)") from None
+    target = require(args.target)
+    why = workflow.exclusion_reason(case, target.name)
+    if why:
+        raise UsageError(f"{case.id} is not in the {target.name} workflow matrix: {why}")
+    result = workflow.run(target, case)
+    print(json.dumps({"target": target.name, "versions": target.versions(), **result.record(),
+                      "description": case.describe(), "numbers": result.numbers}, indent=2, sort_keys=True))
+    return 0
+
+
 def _report(args) -> int:
     from .report import main as report_main
 
@@ -123,6 +143,10 @@ def parser() -> argparse.ArgumentParser:
     o.add_argument("--setting", default=None, help="a settings-matrix layer setting (bn_behaviour/setting.py)")
     o.add_argument("--precision", default=None, help="float32, mixed_float16 or mixed_bfloat16 (settings matrix)")
     o.set_defaults(func=_observe)
+    w = sub.add_parser("workflow", help="run one workflow case (bn_behaviour/workflows) and print it as JSON")
+    w.add_argument("case", help="the case ID, e.g. workflow=export-frozen=none")
+    w.add_argument("--target", default=None, help="target name (default as for observe)")
+    w.set_defaults(func=_workflow)
     r = sub.add_parser("report", help="run the matrix on the installed target(s) and print the behaviour table")
     r.add_argument("--target", action="append", default=None, help="target(s) to run (default: every installed one)")
     r.add_argument("--out", default=".", help="folder for behaviour.json and behaviour.md")

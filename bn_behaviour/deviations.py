@@ -52,8 +52,17 @@ def _axes() -> dict[str, Any]:
     ``precision`` (a pattern naming ``setting`` selects settings-matrix cases only, one that
     does not selects main-matrix scenarios only)."""
     from .setting import PRECISIONS, SETTINGS
+    from .workflow import NAMES, all_cases
 
-    return {**AXES, "setting": SETTINGS, "precision": PRECISIONS}
+    variants = {c.variant for c in all_cases()}
+    return {**AXES, "setting": SETTINGS, "precision": PRECISIONS, "workflow": NAMES, "variant": variants}
+
+
+def _kind(pattern_or_case) -> str:
+    """Which matrix a pattern (by the axes it names) or a case (by its attributes) belongs to."""
+    has = (lambda k: k in pattern_or_case) if isinstance(pattern_or_case, dict) else (
+        lambda k: hasattr(pattern_or_case, k))
+    return "workflow" if has("workflow") else "setting" if has("setting") else "main"
 
 
 def _pattern(raw: dict, where: str) -> Pattern:
@@ -91,7 +100,9 @@ class Deviation:
             raise DeviationFileError(f"{where}: source must be a link, got {d['source']!r}")
         raw = d["match"] if isinstance(d["match"], list) else [d["match"]]
         match = tuple(_pattern(m, where) for m in raw)
-        unknown = set(d["observed"]) - set(OBSERVED_FIELDS)
+        from .workflow import observed_fields
+
+        unknown = set(d["observed"]) - set(OBSERVED_FIELDS) - observed_fields()
         if unknown:
             raise DeviationFileError(f"{where}: unknown observed field(s) {sorted(unknown)}")
         try:
@@ -116,10 +127,11 @@ class Deviation:
             return not self.versions
 
     def matches(self, s) -> bool:
-        """Whether a pattern selects ``s`` (a Scenario, or a settings-matrix SettingCase)."""
-        is_setting = hasattr(s, "setting")
+        """Whether a pattern selects ``s`` (a Scenario, a settings-matrix SettingCase or a
+        WorkflowCase; a pattern selects cases of the matrix whose axes it names)."""
+        kind = _kind(s)
         return any(
-            ("setting" in pattern) == is_setting
+            _kind(pattern) == kind
             and all(getattr(s, axis) in values for axis, values in pattern.items())
             for pattern in self.match
         )

@@ -23,6 +23,7 @@ from .targets import Target, TargetError, require, resolve
 
 CASE_KEY = "bn_behaviour_case"
 SETTING_KEY = "bn_behaviour_setting_case"
+WORKFLOW_KEY = "bn_behaviour_workflow_case"
 XFAIL_MODES = ("strict", "lenient", "skip")
 #: Targets whose layer class --bn-layer can replace.
 LAYER_TARGETS = ("keras-tensorflow", "keras-jax", "keras-torch", "tf_keras")
@@ -78,6 +79,7 @@ class Session:
         self.xfail = config.getoption("bn_xfail")
         self.cases: dict[str, dict] = {}
         self.settings_cases: dict[str, dict] = {}
+        self.workflow_cases: dict[str, dict] = {}
         self._entries: Optional[list[dev.Deviation]] = None
 
     @property
@@ -96,10 +98,14 @@ class Session:
         props = dict(report.user_properties)
         if report.when != "call":
             return
-        for key, store in ((CASE_KEY, self.cases), (SETTING_KEY, self.settings_cases)):
+        for key, store in self.stores():
             if key in props:
                 case = dict(props[key], status=_status(report))
                 store[case["id"]] = case
+
+    def stores(self) -> tuple[tuple[str, dict], ...]:
+        """Each matrix's report key and its cases."""
+        return ((CASE_KEY, self.cases), (SETTING_KEY, self.settings_cases), (WORKFLOW_KEY, self.workflow_cases))
 
     def report(self) -> dict:
         from . import __version__
@@ -123,6 +129,7 @@ class Session:
             },
             "cases": [self.cases[k] for k in sorted(self.cases)],
             "settings_cases": [self.settings_cases[k] for k in sorted(self.settings_cases)],
+            "workflow_cases": [self.workflow_cases[k] for k in sorted(self.workflow_cases)],
         }
 
 
@@ -257,6 +264,12 @@ def bn_record_setting(request):
     return _recorder(request, SETTING_KEY)
 
 
+@pytest.fixture
+def bn_record_workflow(request):
+    """Attach a workflow-matrix case record to the test report."""
+    return _recorder(request, WORKFLOW_KEY)
+
+
 @pytest.hookimpl(trylast=True)
 def pytest_sessionstart(session):
     config = session.config
@@ -273,7 +286,7 @@ class _Collector:
 
     def pytest_sessionfinish(self, session):
         path = session.config.getoption("bn_report")
-        if path and (self.session.cases or self.session.settings_cases):
+        if path and any(store for _, store in self.session.stores()):
             with open(path, "w") as f:
                 json.dump(self.session.report(), f, indent=1, sort_keys=True)
                 f.write("\n")

@@ -43,6 +43,7 @@ def run_target(name: str, out: Path, workers: str) -> dict:
     """Run the matrix for one target in a fresh pytest process; return its report."""
     path = out / f"{name}.json"
     cmd = [sys.executable, "-m", "pytest", "--pyargs", "bn_behaviour.test_behaviour", "bn_behaviour.test_settings",
+           "bn_behaviour.test_workflows",
            "-q", "-p", "no:cacheprovider", "-o", "addopts=", "--bn-target", name, "--bn-report", str(path),
            "-n", workers]
     proc = subprocess.run(cmd, capture_output=True, text=True)

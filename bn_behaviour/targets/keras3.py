@@ -18,6 +18,8 @@ from .common import format_error  # noqa: F401  (kept importable from here)
 from .keras3_backends import TRACERS
 
 BACKEND = keras.backend.backend()
+#: The Keras module this driver drives (the workflow matrix builds its models with it).
+API = keras
 common.freeze_import_garbage()
 
 

@@ -26,6 +26,8 @@ from ..observation import Raw
 from ..scenario import Scenario
 from . import common
 
+#: The Keras module this driver drives (the workflow matrix builds its models with it).
+API = tf_keras
 common.freeze_import_garbage()
 
 

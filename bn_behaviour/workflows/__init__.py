@@ -1,0 +1,1 @@
+"""Workflow modules (see bn_behaviour/workflow.py)."""
