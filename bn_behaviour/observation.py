@@ -56,6 +56,8 @@ class Raw:
     rtol: float = RTOL  # output tolerance (wider for float16 outputs, for large offsets)
     atol: float = ATOL
     variable_dtypes: Optional[str] = None  # settings matrix: "float32" or the odd ones out
+    virtual_batch: Optional[int] = None  # tf_keras virtual_batch_size (ghost batches)
+    renorm: Optional[dict] = None  # Batch Renormalization's renorm_clipping (renorm=True)
 
 
 @dataclass
@@ -104,12 +106,31 @@ def _close(a, b, rtol=RTOL, atol=ATOL) -> bool:
     return bool(np.allclose(np.asarray(a, np.float64), b, rtol=rtol, atol=atol))
 
 
-def classify_mode(x, output, before, epsilon=reference.EPSILON, axis=-1, mask=None, rtol=RTOL, atol=ATOL) -> str:
+def training_reference(x, before, epsilon=reference.EPSILON, axis=-1, mask=None, virtual_batch=None, renorm=None):
+    """The reference training-mode output: the batch's own statistics (per contiguous ghost batch
+    with ``virtual_batch``, for failure messages; with Batch Renormalization's correction against
+    the renorm statistics the layer had before, with ``renorm``)."""
+    if virtual_batch:
+        groups = tuple(tuple(range(i, i + virtual_batch)) for i in range(0, len(x), virtual_batch))
+        return reference.ghost_training_output(x, before["gamma"], before["beta"], groups, epsilon, axis)
+    g, b = before["gamma"], before["beta"]
+    if renorm is not None:
+        return reference.renorm_training_output(x, g, b, before["renorm_mean"], before["renorm_stddev"], renorm,
+                                                epsilon, axis)
+    return reference.training_output(x, g, b, epsilon, axis, mask)
+
+
+def classify_mode(x, output, before, epsilon=reference.EPSILON, axis=-1, mask=None, rtol=RTOL, atol=ATOL,
+                  virtual_batch=None, renorm=None) -> str:
     """Which statistics normalised ``x``: the batch's own, the moving ones, or neither."""
     if output is None:
         return "n/a"
     g, b = before["gamma"], before["beta"]
-    if _close(output, reference.training_output(x, g, b, epsilon, axis, mask), rtol, atol):
+    if virtual_batch:  # some split into sub-batches (the docstring does not say which samples go together)
+        if any(_close(output, reference.ghost_training_output(x, g, b, groups, epsilon, axis), rtol, atol)
+               for groups in reference.ghost_partitions(len(x), virtual_batch)):
+            return "training"
+    elif _close(output, training_reference(x, before, epsilon, axis, mask, renorm=renorm), rtol, atol):
         return "training"
     inference = reference.inference_output(
         x, before["moving_mean"], before["moving_variance"], g, b, epsilon, axis
@@ -119,7 +140,8 @@ def classify_mode(x, output, before, epsilon=reference.EPSILON, axis=-1, mask=No
     return "neither"
 
 
-def classify_moving_stats(x, before, after, momentum, bessel, axis=-1, mask=None) -> str:
+def classify_moving_stats(x, before, after, momentum, bessel, axis=-1, mask=None, virtual_batch=None,
+                          renorm=None, epsilon=reference.EPSILON) -> str:
     """``unchanged``, ``updated`` (exactly one reference momentum step on ``x``) or ``updated_otherwise``.
 
     The moving statistics are float32 variables updated in float32 whatever
@@ -129,8 +151,16 @@ def classify_moving_stats(x, before, after, momentum, bessel, axis=-1, mask=None
     new = (after["moving_mean"], after["moving_variance"])
     if all(np.array_equal(o, n) for o, n in zip(old, new)):
         return "unchanged"
-    expected = reference.updated_moving_stats(x, *old, momentum=momentum, axis=axis, bessel=bessel, mask=mask)
-    if all(_close(n, e) for n, e in zip(new, expected)):
+    if virtual_batch:
+        candidates = [tuple(reference.moving_update(o, m, momentum) for o, m in
+                            zip(old, reference.ghost_moments(x, groups, axis, bessel)))
+                      for groups in reference.ghost_partitions(len(x), virtual_batch)]
+    elif renorm is not None:
+        candidates = [reference.renorm_moving_stats(x, old[0], before["moving_stddev"], momentum, epsilon, axis)]
+    else:
+        candidates = [reference.updated_moving_stats(x, *old, momentum=momentum, axis=axis, bessel=bessel,
+                                                     mask=mask)]
+    if any(all(_close(n, e) for n, e in zip(new, expected)) for expected in candidates):
         return "updated"
     return "updated_otherwise"
 
@@ -145,9 +175,10 @@ def classify_affine(before, after, trains: bool) -> str:
 
 def classify(raw: Raw) -> Observation:
     return Observation(
-        mode=classify_mode(raw.x, raw.output, raw.before, raw.epsilon, raw.axis, raw.mask, raw.rtol, raw.atol),
+        mode=classify_mode(raw.x, raw.output, raw.before, raw.epsilon, raw.axis, raw.mask, raw.rtol, raw.atol,
+                           raw.virtual_batch, raw.renorm),
         moving_stats=classify_moving_stats(raw.x, raw.before, raw.after, raw.momentum, raw.bessel, raw.axis,
-                                           raw.mask),
+                                           raw.mask, raw.virtual_batch, raw.renorm, raw.epsilon),
         affine=classify_affine(raw.before, raw.after, raw.trains),
         trainable_weights=sorted(raw.trainable_weights),
         non_trainable_weights=sorted(raw.non_trainable_weights),
@@ -156,12 +187,16 @@ def classify(raw: Raw) -> Observation:
     )
 
 
+def _training(raw: Raw) -> np.ndarray:
+    return training_reference(raw.x, raw.before, raw.epsilon, raw.axis, raw.mask, raw.virtual_batch, raw.renorm)
+
+
 def describe_numbers(raw: Raw) -> str:
     """The numbers behind a classification, for failure messages."""
     lines = []
     if raw.output is not None:
         g, b = raw.before["gamma"], raw.before["beta"]
-        train = reference.training_output(raw.x, g, b, raw.epsilon, raw.axis, raw.mask)
+        train = _training(raw)
         infer = reference.inference_output(
             raw.x, raw.before["moving_mean"], raw.before["moving_variance"], g, b, raw.epsilon, raw.axis
         )
@@ -194,9 +229,10 @@ def measure(raw: Raw, mode: str) -> dict[str, Optional[float]]:
             ref = reference.inference_output(raw.x, b["moving_mean"], b["moving_variance"], b["gamma"], b["beta"],
                                              raw.epsilon, raw.axis)
         else:
-            ref = reference.training_output(raw.x, b["gamma"], b["beta"], raw.epsilon, raw.axis, raw.mask)
+            ref = _training(raw)
         out["output_error"] = float(np.max(np.abs(np.asarray(raw.output, np.float64) - ref)))
-    if not np.array_equal(a["moving_variance"], b["moving_variance"]):
+    plain = raw.virtual_batch is None and raw.renorm is None  # the implied-variance formula is the plain update's
+    if plain and not np.array_equal(a["moving_variance"], b["moving_variance"]):
         implied = (a["moving_variance"] - raw.momentum * b["moving_variance"]) / (1 - raw.momentum)
         _, var = reference.batch_moments(raw.x, raw.axis, raw.bessel, raw.mask)
         out["batch_variance_error"] = float(np.max(np.abs(implied / var - 1)))

@@ -108,3 +108,108 @@ def updated_moving_stats(
     """The moving mean and variance after one training step on ``x``."""
     mean, var = batch_moments(x, axis, bessel=bessel, mask=mask)
     return moving_update(moving_mean, mean, momentum), moving_update(moving_var, var, momentum)
+
+
+# --- layer settings that change the training-mode formulas ------------------------------------
+# Ghost Batch Normalization (tf_keras ``virtual_batch_size``) and Batch Renormalization
+# (``renorm``), from their documented definitions.
+
+
+def ghost_partitions(n: int, size: int) -> list[tuple[tuple[int, ...], ...]]:
+    """Every way to split samples ``0..n-1`` into virtual sub-batches of ``size``.
+
+    The docstring says sub-batches are "each normalized separately" but not which samples
+    form one (contiguous chunks, or every n/size-th sample), so the reference accepts any.
+
+    >>> len(ghost_partitions(8, 4)), ghost_partitions(4, 2)
+    (35, [((0, 1), (2, 3)), ((0, 2), (1, 3)), ((0, 3), (1, 2))])
+    """
+    from itertools import combinations
+
+    def split(rest: tuple[int, ...]):
+        if not rest:
+            yield ()
+            return
+        for others in combinations(rest[1:], size - 1):
+            group = (rest[0], *others)
+            for tail in split(tuple(i for i in rest if i not in group)):
+                yield (group, *tail)
+
+    return list(split(tuple(range(n))))
+
+
+def ghost_training_output(x, gamma, beta, groups, epsilon=EPSILON, axis=-1) -> np.ndarray:
+    """``virtual_batch_size``: "virtual sub-batches which are each normalized separately (with
+    shared gamma, beta, and moving statistics)" (tf_keras BatchNormalization docstring);
+    ``groups`` lists the samples of each sub-batch.
+
+    >>> x = np.array([[0.0], [2.0], [10.0], [14.0]])
+    >>> ghost_training_output(x, np.ones(1), np.zeros(1), ((0, 1), (2, 3)), epsilon=0.0).ravel()
+    array([-1.,  1., -1.,  1.])
+    """
+    x = np.asarray(x, dtype=np.float64)
+    out = np.empty_like(x)
+    for g in groups:
+        out[list(g)] = training_output(x[list(g)], gamma, beta, epsilon, axis)
+    return out
+
+
+def ghost_moments(x, groups, axis=-1, bessel=False) -> tuple[np.ndarray, np.ndarray]:
+    """The batch moments a ghost-batch step feeds the moving statistics: the mean of the
+    sub-batches' means and the mean of their variances, one update per step (the choice
+    tf_keras documents in its source, ``GHOST_UPDATE_SOURCE``).
+
+    >>> ghost_moments(np.array([[0.0], [2.0], [10.0], [14.0]]), ((0, 1), (2, 3)))
+    (array([6.5]), array([2.5]))
+    """
+    x = np.asarray(x, dtype=np.float64)
+    moments = [batch_moments(x[list(g)], axis, bessel=bessel) for g in groups]
+    return np.mean([m for m, _ in moments], axis=0), np.mean([v for _, v in moments], axis=0)
+
+
+#: Where tf_keras states how the moving statistics follow ghost batches (one step, averaged moments).
+#: (the comment "This isn't strictly correct since in ghost batch norm, you are supposed to
+#: sequentially update the moving_mean and moving_variance with each sub-batch").
+GHOST_UPDATE_SOURCE = ("https://github.com/keras-team/tf-keras/blob/master/tf_keras/layers/normalization/"
+                       "batch_normalization.py")
+#: Batch Renormalization, Ioffe 2017, Algorithm 1 (r, d, the moving averages of mean and sigma).
+RENORM_PAPER = "https://arxiv.org/abs/1702.03275"
+
+
+def renorm_correction(x, renorm_mean, renorm_stddev, clipping: dict, epsilon=EPSILON, axis=-1):
+    """Batch Renormalization's ``(r, d)``: ``r = sigma_B / sigma``, ``d = (mu_B - mu) / sigma``
+    with ``sigma_B = sqrt(var_B + epsilon)`` (RENORM_PAPER, Algorithm 1), ``r`` clipped to
+    ``[rmin, rmax]`` and ``d`` to ``[-dmax, dmax]`` (the ``renorm_clipping`` docstring).
+
+    >>> renorm_correction(np.array([[0.0], [4.0]]), np.zeros(1), np.ones(1), {"rmax": 1.5, "dmax": 0.5}, 0.0)
+    (array([1.5]), array([0.5]))
+    """
+    mean, var = batch_moments(x, axis)
+    r = np.sqrt(var + epsilon) / np.asarray(renorm_stddev, np.float64)
+    d = (mean - np.asarray(renorm_mean, np.float64)) / np.asarray(renorm_stddev, np.float64)
+    r = np.clip(r, clipping.get("rmin", 0.0), clipping.get("rmax", np.inf))
+    d = np.clip(d, -clipping.get("dmax", np.inf), clipping.get("dmax", np.inf))
+    return r, d
+
+
+def renorm_training_output(x, gamma, beta, renorm_mean, renorm_stddev, clipping: dict,
+                           epsilon=EPSILON, axis=-1) -> np.ndarray:
+    """``corrected_value = normalized_value * r + d``, then gamma and beta (``renorm_clipping`` docstring)."""
+    x = np.asarray(x, dtype=np.float64)
+    r, d = renorm_correction(x, renorm_mean, renorm_stddev, clipping, epsilon, axis)
+    normalised = training_output(x, np.ones_like(r), np.zeros_like(d), epsilon, axis)
+    c = lambda v: _per_channel(v, x, axis)  # noqa: E731
+    return c(gamma) * (normalised * c(r) + c(d)) + c(beta)
+
+
+def renorm_moving_stats(x, moving_mean, moving_stddev, momentum=MOMENTUM, epsilon=EPSILON, axis=-1):
+    """The inference statistics after a renorm step: ``momentum`` "is still applied to get the means
+    and variances for inference" (docstring) to the mean and, as in RENORM_PAPER's Algorithm 1, to
+    ``sigma``; the variance is ``sigma**2 - epsilon`` (``sigma`` includes epsilon).
+
+    >>> renorm_moving_stats(np.array([[0.0], [2.0]]), np.zeros(1), np.ones(1), momentum=0.5, epsilon=0.0)
+    (array([0.5]), array([1.]))
+    """
+    mean, var = batch_moments(x, axis)
+    sigma = moving_update(moving_stddev, np.sqrt(var + epsilon), momentum)
+    return moving_update(moving_mean, mean, momentum), sigma * sigma - epsilon

@@ -40,6 +40,7 @@ def expected(case: SettingCase) -> dict:
     present = set(SETTINGS[case.setting].affine)
     for key in ("trainable_weights", "non_trainable_weights", "model_trainable_weights"):
         exp[key] = [w for w in exp[key] if w not in ("beta", "gamma") or w in present]
+    exp["non_trainable_weights"] = sorted([*exp["non_trainable_weights"], *SETTINGS[case.setting].extra_variables])
     exp["variable_dtypes"] = "float32"
     return exp
 

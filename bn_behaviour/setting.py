@@ -16,7 +16,7 @@ data too (with the reason).
 >>> SettingCase.from_id(case.id) == case
 True
 >>> {t: len(generate(t)) for t in KERAS_TARGETS}
-{'keras-tensorflow': 81, 'keras-jax': 81, 'keras-torch': 81, 'tf_keras': 93}
+{'keras-tensorflow': 87, 'keras-jax': 87, 'keras-torch': 87, 'tf_keras': 105}
 """
 
 from __future__ import annotations
@@ -78,7 +78,20 @@ class Setting:
     #: Save format the model goes through after the core's freeze and before it runs
     #: (``keras``, ``h5``, ``tf``): the loaded model must remember ``trainable``.
     persist: Optional[str] = None
+    #: tf_keras ``virtual_batch_size``: ghost batches of this many samples.
+    virtual_batch: Optional[int] = None
+    #: ``renorm=True`` (its ``renorm_clipping`` is in ``layer``).
+    renorm: bool = False
+    #: Non-trainable variables the setting adds to the layer's weight lists.
+    extra_variables: tuple[str, ...] = ()
 
+
+#: Batch Renormalization's clipping for the ``renorm`` setting: the batch's r (sigma_B / sigma,
+#: 1.5 to 3 here) and d (|mu_B - mu| / sigma, 2 to 5) are clipped, so the corrected output differs
+#: from both plain batch normalisation and inference, and the documented clipping is exercised.
+RENORM_CLIPPING = {"rmax": 1.5, "dmax": 0.5}
+#: Keras 3 gained renorm in 3.14; tf_keras has always had it.
+RENORM_TARGETS = KERAS_TARGETS
 
 SETTINGS: dict[str, Setting] = {s.name: s for s in (
     Setting("default", "the main matrix's layer: (N, C) inputs, axis=-1"),
@@ -96,6 +109,12 @@ SETTINGS: dict[str, Setting] = {s.name: s for s in (
             targets=("tf_keras",), missing="only tf_keras has a fused argument", bessel={"tf_keras": True}),
     Setting("unfused", "fused=False on (N, H, W, C) images", layer={"fused": False}, data="image",
             targets=("tf_keras",), missing="only tf_keras has a fused argument"),
+    Setting("renorm", f"Batch Renormalization (renorm=True, renorm_clipping={RENORM_CLIPPING})",
+            layer={"renorm": True, "renorm_clipping": RENORM_CLIPPING}, renorm=True, targets=RENORM_TARGETS,
+            extra_variables=("moving_stddev", "renorm_mean", "renorm_stddev")),
+    Setting("virtual_batch", "Ghost Batch Normalization: virtual_batch_size=4 on batches of 8",
+            layer={"virtual_batch_size": 4}, virtual_batch=4, targets=("tf_keras",),
+            missing="virtual_batch_size is a tf_keras argument (Keras 3 has none)"),
     Setting("large_offset", f"inputs with mean {LARGE_OFFSET:g} and unit variance (float32)",
             data="large_offset", tolerance=LARGE_OFFSET_TOL),
     Setting("saved_keras", "the model saved to a .keras file after the freeze and loaded back before it runs",

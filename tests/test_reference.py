@@ -139,3 +139,48 @@ def test_channel_axis_first():
     x = np.arange(8.0).reshape(2, 2, 2)  # channels on axis 1
     mean, _ = ref.batch_moments(x, axis=1)
     assert_allclose(mean, [x[:, 0].mean(), x[:, 1].mean()])
+
+
+def test_ghost_batches_differ_from_the_whole_batch_and_from_each_other():
+    """The suite's batch tells a ghost-batch output from a whole-batch one for every split into
+    sub-batches of 4, and the two ways tf_keras could split it (contiguous, strided) apart."""
+    from bn_behaviour import inputs
+    from bn_behaviour.observation import _close
+
+    from bn_behaviour import reference
+
+    x, g, b = inputs.batch(), np.full(3, 2.0), np.ones(3)
+    whole = reference.training_output(x, g, b)
+    outs = [reference.ghost_training_output(x, g, b, p) for p in reference.ghost_partitions(8, 4)]
+    assert not any(_close(whole, o) for o in outs)
+    contiguous, strided = ((0, 1, 2, 3), (4, 5, 6, 7)), ((0, 2, 4, 6), (1, 3, 5, 7))
+    assert not _close(reference.ghost_training_output(x, g, b, contiguous),
+                      reference.ghost_training_output(x, g, b, strided))
+
+
+def test_renorm_clipping_of_the_setting_bites_on_the_suite_batch():
+    """With the settings matrix's clipping, d is clipped on every channel and r on those whose batch
+    sigma exceeds 1.5, so the renorm output is neither plain batch normalisation nor inference."""
+    from bn_behaviour import inputs
+    from bn_behaviour.observation import _close
+    from bn_behaviour.setting import RENORM_CLIPPING
+
+    from bn_behaviour import reference
+
+    x, g, b = inputs.batch(), np.full(3, 2.0), np.ones(3)
+    r, d = reference.renorm_correction(x, np.zeros(3), np.ones(3), RENORM_CLIPPING)
+    assert np.all(r <= 1.5) and np.sum(r == 1.5) == 2  # channel 0's sigma_B is 1.47 (< rmax)
+    np.testing.assert_array_equal(np.abs(d), [0.5] * 3)
+    out = reference.renorm_training_output(x, g, b, np.zeros(3), np.ones(3), RENORM_CLIPPING)
+    assert not _close(out, reference.training_output(x, g, b))
+    assert not _close(out, reference.inference_output(x, np.zeros(3), np.ones(3), g, b))
+
+
+def test_renorm_moving_stats_average_sigma_not_variance():
+    """Algorithm 1 of the Batch Renormalization paper averages sigma; hand-derived on two samples."""
+    from bn_behaviour import reference
+
+    mean, var = reference.renorm_moving_stats(np.array([[0.0], [4.0]]), np.zeros(1), np.ones(1), momentum=0.5,
+                                              epsilon=0.0)
+    np.testing.assert_allclose(mean, [1.0])
+    np.testing.assert_allclose(var, [1.5 ** 2])  # sigma: 0.5 * 1 + 0.5 * 2

@@ -152,9 +152,14 @@ def weight_names(variables) -> list[str]:
     return [v.name.split("/")[-1].split(":")[0] for v in variables]
 
 
+#: The variables Batch Renormalization adds (``renorm=True``); read when the layer has them.
+RENORM_STATE = ("moving_stddev", "renorm_mean", "renorm_stddev")
+
+
 def state(bn) -> dict[str, np.ndarray]:
     """The layer's variables as float64; an absent gamma (scale=False) reads as 1, beta (center=False) as 0."""
-    out = {k: np.array(v.numpy(), dtype=np.float64) for k in STATE_NAMES if (v := getattr(bn, k, None)) is not None}
+    out = {k: np.array(v.numpy(), dtype=np.float64) for k in (*STATE_NAMES, *RENORM_STATE)
+           if (v := getattr(bn, k, None)) is not None}
     channels = out["moving_mean"].shape
     out.setdefault("gamma", np.ones(channels))
     out.setdefault("beta", np.zeros(channels))
@@ -350,6 +355,7 @@ def perform_setting(api, case, layer_cls, runner_cls, bessel: bool) -> Raw:
     raw = perform(runner)
     tol = max(PRECISIONS[case.precision].tolerance, st.tolerance or 0.0)
     raw.axis, raw.mask, raw.momentum, raw.epsilon, raw.bessel = st.axis, mask, st.momentum, st.epsilon, bessel
+    raw.virtual_batch, raw.renorm = st.virtual_batch, st.layer.get("renorm_clipping") if st.renorm else None
     raw.rtol = raw.atol = tol
     raw.variable_dtypes = variable_dtypes(objs["layer"])
     return raw
