@@ -15,6 +15,7 @@ from .layer import describe as describe_layer
 from .observation import Raw, classify, describe_numbers
 from .scenario import Scenario
 from .targets import Target
+from .timing import PHASES
 
 
 class DeviationObserved(Exception):
@@ -47,9 +48,10 @@ def observe(target: Target, s: Scenario, layer_cls=None) -> CaseResult:
     driver = target.load_driver()
     raw = driver.run(s, layer_cls)
     raw.bessel = target.bessel
-    observed = classify(raw).as_dict()
-    exp = rules.expected_by(target.rule, s)
-    violated = rules.violations(s, observed, exp)
+    with PHASES("observe_check"):  # NumPy reference, classification, the rule's checks
+        observed = classify(raw).as_dict()
+        exp = rules.expected_by(target.rule, s)
+        violated = rules.violations(s, observed, exp)
     return CaseResult(target.name, s, raw, observed, exp, violated, describe_layer(layer_cls))
 
 

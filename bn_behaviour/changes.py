@@ -50,12 +50,12 @@ def load(path: str) -> tuple[dict[tuple[str, str], dict], dict[str, dict]]:
     except (OSError, ValueError) as e:
         raise ReportError(f"cannot read report {path}: {e}") from None
     if "rows" in data:
-        rows = data["rows"] + data.get("settings_rows", [])
+        rows = data["rows"] + data.get("settings_rows", []) + data.get("workflow_rows", [])
         cases = {(t, row["id"]): c for row in rows for t, c in row["cases"].items()}
         return cases, {t["name"]: t for t in data["targets"]}
     if "cases" in data and "target" in data:
         name = data["target"]["name"]
-        cases = data["cases"] + data.get("settings_cases", [])
+        cases = data["cases"] + data.get("settings_cases", []) + data.get("workflow_cases", [])
         return {(name, c["id"]): c for c in cases}, {name: data["target"]}
     raise ReportError(f"{path} is not a bn-behaviour report (no 'rows' or 'cases')")
 
@@ -95,7 +95,8 @@ def compare(old: dict, new: dict) -> list[Change]:
             out.append(Change(target, sid, "added", "absent", "in new"))
             continue
         o, n = old[key]["observed"], new[key]["observed"]
-        for field, rule in FIELD_RULE.items():
+        fields = {**FIELD_RULE, **{f: "workflow" for f in sorted((o.keys() | n.keys()) - FIELD_RULE.keys())}}
+        for field, rule in fields.items():
             if field in o or field in n:
                 before, after = _value(o, field), _value(n, field)
                 if before != after:

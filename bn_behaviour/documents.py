@@ -39,7 +39,10 @@ def cell(case: Optional[dict], link: bool = False) -> str:
     if case is None:
         return ""
     o = case["observed"]
-    text = " / ".join(_SHORT.get(o[k], o[k]) for k in ("mode", "moving_stats", "affine"))
+    if "mode" in o:
+        text = " / ".join(_SHORT.get(o[k], o[k]) for k in ("mode", "moving_stats", "affine"))
+    else:  # a workflow case (bn_behaviour/workflows): its own facts
+        text = ", ".join(f"{k}={_SHORT.get(str(v), v)}" for k, v in sorted(o.items()) if k != "error" and v is not None)
     if o.get("error"):
         text = f"error {o['error'].split(':')[0]}"
     if case["status"] == "deviation":
@@ -68,9 +71,10 @@ def _header(merged: dict, title: str, intro: str) -> list[str]:
     for t in merged["targets"]:
         versions = ", ".join(f"{k} {v}" for k, v in t.get("versions", {}).items())
         counts = ", ".join(f"{t['counts'][k]} {k}" for k in STATUSES if k in t["counts"])
-        extra = t.get("settings_counts") or {}
-        if sum(extra.values()):
-            counts += "; settings matrix: " + ", ".join(f"{extra[k]} {k}" for k in STATUSES if k in extra)
+        for key, label in (("settings_counts", "settings matrix"), ("workflow_counts", "workflows")):
+            extra = t.get(key) or {}
+            if sum(extra.values()):
+                counts += f"; {label}: " + ", ".join(f"{extra[k]} {k}" for k in STATUSES if k in extra)
         lines.append(f"- **{t['name']}** ({versions}): {counts}")
     for name, why in merged.get("skipped_targets", {}).items():
         lines.append(f"- **{name}**: skipped, {why}")
@@ -91,6 +95,8 @@ def behaviour_md(merged: dict) -> str:
         lines.append(f'| <a id="{s.id}"></a>`{s.id}`<br>{s.describe()} | ' + " | ".join(cells) + " |")
     if merged.get("settings_rows"):
         lines += settings_table(merged, names)
+    if merged.get("workflow_rows"):
+        lines += workflow_table(merged, names)
     return "\n".join(lines) + "\n"
 
 
@@ -122,6 +128,29 @@ def settings_table(merged: dict, names: list[str]) -> list[str]:
             odd = f" [variables {dtypes}]" if case and dtypes != "float32" else ""
             cells.append(cell(case, link=True) + extra + odd)
         lines.append(f'| <a id="{c.id}"></a>`{c.id}`<br>{c.describe()} | ' + " | ".join(cells) + " |")
+    return lines
+
+
+def workflow_table(merged: dict, names: list[str]) -> list[str]:
+    """The workflow matrix (bn_behaviour/workflows): each workflow's rule, then its cases."""
+    from .workflow import NAMES, WorkflowCase, module
+
+    lines = ["", "## Workflows", "",
+             "Whole training setups around the layer (`bn_behaviour/workflows/`), each judged by its own"
+             " documented rule; cells list the facts observed.", ""]
+    for name in NAMES:
+        rows = [r for r in merged["workflow_rows"] if WorkflowCase.from_id(r["id"]).workflow == name]
+        if not rows:
+            continue
+        wf = module(name).WORKFLOW
+        lines += [f"### {wf.title}", "", f"Documented rule: {wf.rule} ([source]({wf.source})).", "",
+                  "| case | " + " | ".join(names) + " |", "|---|" + "---|" * len(names)]
+        for row in rows:
+            c = WorkflowCase.from_id(row["id"])
+            cells = [cell(row["cases"].get(n), link=True) for n in names]
+            lines.append(f'| <a id="{c.id}"></a>`{c.id}`<br>{module(name).VARIANTS[c.variant]} | '
+                         + " | ".join(cells) + " |")
+        lines.append("")
     return lines
 
 
@@ -164,7 +193,34 @@ def rules_md(merged: dict) -> str:
                   "| target | verdict |", "|---|---|"]
         lines += [f"| {t['name']} | {verdict(st, _cases(merged, t['name']))} |" for t in targets]
         lines.append("")
-    return "\n".join(lines)
+    return "\n".join(lines + workflow_rules(merged))
+
+
+def workflow_rules(merged: dict) -> list[str]:
+    """Each workflow's documented rule and, per target, whether its cases keep it."""
+    from .workflow import NAMES, WorkflowCase, module
+
+    lines = []
+    for name in NAMES:
+        rows = [r for r in merged.get("workflow_rows", []) if WorkflowCase.from_id(r["id"]).workflow == name]
+        if not rows:
+            continue
+        wf = module(name).WORKFLOW
+        lines += [f'## <a id="workflow-{name}"></a>workflow {name}', "", f"{wf.title}: {wf.rule}.", "",
+                  f"Source: <{wf.source}> (checks: {', '.join(module(name).CHECKS)}).", "",
+                  "| target | verdict |", "|---|---|"]
+        for t in merged["targets"]:
+            cases = [(r["id"], r["cases"][t["name"]]) for r in rows if t["name"] in r["cases"]]
+            if not cases:
+                continue
+            broken = [(i, c) for i, c in cases if c["violated"]]
+            text = (f"holds on all {len(cases)} cases" if not broken else
+                    f"broken on {len(broken)} of {len(cases)}: " + ", ".join(
+                        row_link(i) + (f" (deviation [{c['deviation']}]({c['deviation_source']}))"
+                                       if c.get("deviation") else "") for i, c in broken))
+            lines.append(f"| {t['name']} | {text} |")
+        lines.append("")
+    return lines
 
 
 def inline_code(text: str, limit: int = 160) -> str:

@@ -14,6 +14,7 @@ from html import escape
 from .documents import cell
 from .scenario import AXES, Scenario
 from .setting import PRECISIONS, SETTINGS, SettingCase
+from .workflow import NAMES, WorkflowCase
 
 STYLE = """
 body{font:13px/1.35 system-ui,sans-serif;margin:1em;color:#222}
@@ -44,7 +45,7 @@ def _cell_html(case) -> str:
     if case is None:
         return '<td class="absent"></td>'
     o = case["observed"]
-    classes = ["error" if o.get("error") else o["mode"]]
+    classes = ["error" if o.get("error") else o.get("mode", "workflow")]
     mark = ""
     if case["status"] == "deviation":
         classes.append("deviation")
@@ -64,8 +65,9 @@ def _statuses(row: dict, names: list[str]) -> str:
 
 
 def _row(row: dict, names: list[str], case) -> str:
-    """One table row: a main-matrix scenario, or a settings-matrix case (which also has setting/precision)."""
-    axes = {"setting": "", "precision": "", **case.axes()}
+    """One table row: a main-matrix scenario, a settings-matrix case (which also has setting/precision)
+    or a workflow case (workflow/variant)."""
+    axes = {"setting": "", "precision": "", "workflow": "", **case.axes()}
     data = " ".join(f'data-{k}="{v}"' for k, v in axes.items())
     return (f'<tr id="{case.id}" {data} data-status="{_statuses(row, names)}">'
             f'<td class="id"><a href="#{case.id}">{case.id}</a><small>{escape(case.describe())}</small></td>'
@@ -88,7 +90,7 @@ def html(merged: dict) -> str:
         f"{escape(t['name'])}: " + ", ".join(f"{escape(k)} {escape(str(v))}" for k, v in t.get("versions", {}).items())
         for t in merged["targets"]
     )
-    filters = {**AXES, "setting": SETTINGS, "precision": PRECISIONS,
+    filters = {**AXES, "setting": SETTINGS, "precision": PRECISIONS, "workflow": NAMES,
                "status": ("pass", "deviation", "fail", "disagree")}
     selects = "".join(
         f'<label>{axis} <select data-axis="{axis}"><option value="">any</option>'
@@ -98,6 +100,7 @@ def html(merged: dict) -> str:
     )
     rows = [_row(row, names, Scenario.from_id(row["id"])) for row in merged["rows"]]
     rows += [_row(row, names, SettingCase.from_id(row["id"])) for row in merged.get("settings_rows", [])]
+    rows += [_row(row, names, WorkflowCase.from_id(row["id"])) for row in merged.get("workflow_rows", [])]
     skipped = "".join(f"<li>{escape(n)}: skipped, {escape(why)}</li>"
                       for n, why in merged.get("skipped_targets", {}).items())
     return (

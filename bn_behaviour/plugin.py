@@ -287,7 +287,9 @@ class _Collector:
     def pytest_sessionfinish(self, session):
         path = session.config.getoption("bn_report")
         if path and any(store for _, store in self.session.stores()):
-            with open(path, "w") as f:
+            from .timing import PHASES
+
+            with PHASES("report"), open(path, "w") as f:
                 json.dump(self.session.report(), f, indent=1, sort_keys=True)
                 f.write("\n")
 

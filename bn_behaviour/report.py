@@ -54,13 +54,14 @@ def run_target(name: str, out: Path, workers: str) -> dict:
 
 
 def merge(reports: list[dict], skipped: dict[str, str]) -> dict:
-    targets, rows, settings_rows = [], {}, {}
+    targets, rows, settings_rows, workflow_rows = [], {}, {}, {}
     for rep in reports:
         name = rep["target"]["name"]
-        extra = rep.get("settings_cases", [])
+        extra, flows = rep.get("settings_cases", []), rep.get("workflow_cases", [])
         targets.append({**rep["target"], "counts": status_counts(rep["cases"]),
-                        "settings_counts": status_counts(extra), "error": rep.get("error")})
-        for store, cases in ((rows, rep["cases"]), (settings_rows, extra)):
+                        "settings_counts": status_counts(extra), "workflow_counts": status_counts(flows),
+                        "error": rep.get("error")})
+        for store, cases in ((rows, rep["cases"]), (settings_rows, extra), (workflow_rows, flows)):
             for case in cases:
                 store.setdefault(case["id"], {})[name] = case
     return {
@@ -68,7 +69,16 @@ def merge(reports: list[dict], skipped: dict[str, str]) -> dict:
         "skipped_targets": skipped,
         "rows": [{"id": k, "cases": rows[k]} for k in sorted(rows)],
         "settings_rows": [{"id": k, "cases": settings_rows[k]} for k in sorted(settings_rows)],
+        "workflow_rows": [{"id": k, "cases": workflow_rows[k]} for k in _workflow_order(workflow_rows)],
     }
+
+
+def _workflow_order(rows: dict) -> list[str]:
+    """Workflow rows in the registry's order (the order the documents present them)."""
+    from .workflow import all_cases
+
+    order = {c.id: i for i, c in enumerate(all_cases())}
+    return sorted(rows, key=lambda k: (order.get(k, len(order)), k))
 
 
 def print_table(merged: dict) -> None:

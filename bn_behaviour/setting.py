@@ -210,11 +210,15 @@ class SettingCase:
 
 
 def case_from_id(row_id: str):
-    """The Scenario (main matrix) or SettingCase (settings matrix) a row ID names.
+    """The Scenario (main matrix), SettingCase (settings matrix) or WorkflowCase a row ID names.
 
     >>> case_from_id(CORES[0].id) == CORES[0], case_from_id(SettingCase(CORES[0], "epsilon", "float32").id).setting
     (True, 'epsilon')
     """
+    if row_id.startswith("workflow="):
+        from .workflow import WorkflowCase
+
+        return WorkflowCase.from_id(row_id)
     return SettingCase.from_id(row_id) if "-setting=" in row_id else Scenario.from_id(row_id)
 
 

@@ -22,13 +22,14 @@ def status_counts(cases) -> dict[str, int]:
 
 def write_summary(tr, session) -> None:
     main, extra = list(session.cases.values()), list(session.settings_cases.values())
-    cases = main + extra
+    flows = list(session.workflow_cases.values())
+    cases = main + extra + flows
     if not cases:
         return
     tr.section(f"bn-behaviour summary: {session.target.name}", sep="=")
     versions = ", ".join(f"{k} {v}" for k, v in session.target.versions().items())
     tr.write_line(f"{session.target.description} ({versions}); layer under test: {describe(session.layer)}")
-    for label, group in (("cases", main), ("settings-matrix cases", extra)):
+    for label, group in (("cases", main), ("settings-matrix cases", extra), ("workflow cases", flows)):
         if group:
             counts = status_counts(group)
             tr.write_line(f"{len(group)} {label}: " + ", ".join(f"{v} {k}" for k, v in counts.items()))

@@ -23,8 +23,9 @@ def test_deviation_entry_matches_a_scenario(bn_deviation, bn_deviations, bn_targ
     An entry whose pattern matches nothing (or only scenarios an earlier entry
     already claims) is stale data: fix its pattern or delete it.
     """
-    from bn_behaviour import setting
+    from bn_behaviour import setting, workflow
 
     cases = bn_target.scenarios() + (setting.generate(bn_target.name) if bn_target.rule == "tf2" else [])
+    cases += workflow.generate(bn_target.name)
     hits = [s.id for s in cases if find(bn_deviations, s) is bn_deviation]
     assert hits, f"known deviation {bn_deviation.id} ({bn_deviation.origin}) is used by no scenario"

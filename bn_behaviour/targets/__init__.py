@@ -86,8 +86,11 @@ class Target:
             os.environ[k] = v
 
     def load_driver(self):
+        from ..timing import PHASES
+
         self.activate()
-        return importlib.import_module(f"bn_behaviour.targets.{self.driver}")
+        with PHASES("import"):  # the framework's import, once per process
+            return importlib.import_module(f"bn_behaviour.targets.{self.driver}")
 
 
 #: Other distributions that install the same import package (nightlies).

@@ -31,6 +31,7 @@ import numpy as np
 
 from .. import inputs, reference
 from ..observation import STATE_NAMES, Raw
+from ..timing import PHASES
 from ..scenario import COMPILED_PATHS, TRAINING_PATHS, Scenario
 
 #: The (N, H, W, C) batches of the fused 4-D path: the seeded samples as two
@@ -282,25 +283,32 @@ def perform(runner: Runner) -> Raw:
     s, objs, x = runner.s, runner.objs, runner.data.x
     bn = objs["layer"]
     freeze_at_build(s, objs)
-    before, output, error = state(bn), None, None
+    with PHASES("read_back"):
+        before, output, error = state(bn), None, None
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         try:
-            runner.prepare()
-            before = state(bn)
-            output = runner.run(x)
+            with PHASES("compile_trace"):  # compile or trace, warm-up step, the change at `when`
+                runner.prepare()
+            with PHASES("read_back"):
+                before = state(bn)
+            with PHASES("step"):  # the observed path
+                output = runner.run(x)
         except Exception as e:  # an error is a behaviour to record
             error = format_error(e)
-    bn_vars = [id(v) for v in bn.weights]
-    model_trainable = [v for v in outermost(objs).trainable_weights if id(v) in bn_vars]
+    with PHASES("read_back"):
+        bn_vars = [id(v) for v in bn.weights]
+        model_trainable = [v for v in outermost(objs).trainable_weights if id(v) in bn_vars]
+        after, lists = state(bn), [weight_names(v) for v in (bn.trainable_weights, bn.non_trainable_weights,
+                                                              model_trainable)]
     return Raw(
         x=x,
         output=output,
         before=before,
-        after=state(bn),
-        trainable_weights=weight_names(bn.trainable_weights),
-        non_trainable_weights=weight_names(bn.non_trainable_weights),
-        model_trainable_weights=weight_names(model_trainable),
+        after=after,
+        trainable_weights=lists[0],
+        non_trainable_weights=lists[1],
+        model_trainable_weights=lists[2],
         trains=s.path in TRAINING_PATHS,
         error=error,
         epsilon=reference.EPSILON,

@@ -13,6 +13,7 @@ import numpy as np
 from .. import inputs
 from ..observation import Raw
 from ..scenario import Scenario
+from ..timing import PHASES
 from . import common
 from .common import format_error  # noqa: F401  (kept importable from here)
 from .keras3_backends import TRACERS
@@ -87,9 +88,10 @@ def mark_lost(bn) -> None:
 def run(s: Scenario, layer_cls=None) -> Raw:
     """Perform ``s`` on the real layer and return what happened."""
     layer_cls = layer_cls or keras.layers.BatchNormalization
-    keras.utils.clear_session()
-    keras.utils.set_random_seed(inputs.SEED)
-    objs = common.build(keras, s, layer_cls)
+    with PHASES("build"):
+        keras.utils.clear_session()
+        keras.utils.set_random_seed(inputs.SEED)
+        objs = common.build(keras, s, layer_cls)
     return common.perform(Runner(s, objs))
 
 

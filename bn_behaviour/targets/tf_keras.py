@@ -24,6 +24,7 @@ except ImportError:  # TensorFlow before 2.16 ships Keras 2 itself, as tf.keras 
 from .. import inputs
 from ..observation import Raw
 from ..scenario import Scenario
+from ..timing import PHASES
 from . import common
 
 #: The Keras module this driver drives (the workflow matrix builds its models with it).
@@ -94,11 +95,12 @@ def run(s: Scenario, layer_cls=None, fused: bool = False) -> Raw:
     ``fused=True``: BatchNormalization(fused=True) on the (N, H, W, C) batches.
     """
     layer_cls = layer_cls or tf_keras.layers.BatchNormalization
-    tf_keras.backend.clear_session()
-    tf_keras.utils.set_random_seed(inputs.SEED)
-    data = common.image_data() if fused else common.flat_data()
-    extra = {"fused": True} if fused else {}
-    objs = common.build(tf_keras, s, layer_cls, data.shape, **extra)
+    with PHASES("build"):
+        tf_keras.backend.clear_session()
+        tf_keras.utils.set_random_seed(inputs.SEED)
+        data = common.image_data() if fused else common.flat_data()
+        extra = {"fused": True} if fused else {}
+        objs = common.build(tf_keras, s, layer_cls, data.shape, **extra)
     return common.perform(Runner(s, objs, data))
 
 

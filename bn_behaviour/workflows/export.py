@@ -11,8 +11,8 @@ the initial ones.
 
 >>> sorted(VARIANTS)[:2]
 ['format=tf_saved_model-frozen=layer', 'format=tf_saved_model-frozen=none']
->>> exclusion("tf_keras", "format=torch-frozen=none")
-'format=torch is the PyTorch backend's export (torch.export); tf_keras has no such format'
+>>> print(exclusion("tf_keras", "format=torch-frozen=none"))
+format=torch is the PyTorch backend's export (torch.export); tf_keras has no such format
 """
 
 from __future__ import annotations
@@ -28,7 +28,7 @@ import numpy as np
 from .. import inputs
 from ..observation import classify_mode
 from ..workflow import Workflow
-from .frameworks import bn, keras_api, backend, not_keras, numpy, state
+from .frameworks import backend, bn, keras_api, not_keras, state
 
 WORKFLOW = Workflow(
     name="export",
