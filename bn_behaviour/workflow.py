@@ -39,7 +39,7 @@ from types import ModuleType
 from typing import Optional
 
 #: The workflow modules (bn_behaviour/workflows/<name>.py), in the order reports list them.
-NAMES = ("export",)
+NAMES = ("export", "shared_layer", "fine_tune", "distributed")
 
 
 @dataclass(frozen=True)

@@ -104,3 +104,8 @@ def run_setting(case, bessel: bool = False, layer_cls=None) -> Raw:
         return common.perform_setting(keras, case, layer_cls or keras.layers.BatchNormalization, Runner, bessel)
     finally:
         keras.config.set_dtype_policy("float32")
+
+
+def train_step(container, kw, learning_rate=inputs.LEARNING_RATE):
+    """The backend's idiomatic custom training step (bn_behaviour.targets.keras3_backends), for the workflows."""
+    return TRACERS[BACKEND][1](container, kw, learning_rate)

@@ -38,11 +38,11 @@ def _tf_trace(container, kw) -> Callable:
     return tf.function(lambda x: container(x, **kw))
 
 
-def _tf_train_step(container, kw) -> Callable:
+def _tf_train_step(container, kw, learning_rate: float = inputs.LEARNING_RATE) -> Callable:
     """One GradientTape step with ``optimizer.apply``, as the Keras guide writes it."""
     import tensorflow as tf
 
-    opt = keras.optimizers.SGD(inputs.LEARNING_RATE)
+    opt = keras.optimizers.SGD(learning_rate)
 
     @tf.function
     def step(x, y):
@@ -93,7 +93,7 @@ def _jax_trace(container, kw) -> Callable:
     return run
 
 
-def _jax_train_step(container, kw) -> Callable:
+def _jax_train_step(container, kw, learning_rate: float = inputs.LEARNING_RATE) -> Callable:
     """A jitted ``value_and_grad`` + ``optimizer.stateless_apply`` step (the Keras JAX guide's shape).
 
     The optimizer is built on the trainable variables of the moment, as the
@@ -101,7 +101,7 @@ def _jax_train_step(container, kw) -> Callable:
     """
     import jax
 
-    opt = keras.optimizers.SGD(inputs.LEARNING_RATE)
+    opt = keras.optimizers.SGD(learning_rate)
     opt.build(container.trainable_variables)
 
     def loss_and_updates(trainable, non_trainable, x, y):
@@ -133,11 +133,11 @@ def _torch_trace(container, kw) -> Callable:
     raise NotImplementedError("call_graph is not run on the torch backend (see the target's `unsupported`)")
 
 
-def _torch_train_step(container, kw) -> Callable:
+def _torch_train_step(container, kw, learning_rate: float = inputs.LEARNING_RATE) -> Callable:
     """The Keras PyTorch guide's eager step: zero grads, backward, ``optimizer.apply`` under no_grad."""
     import torch
 
-    opt = keras.optimizers.SGD(inputs.LEARNING_RATE)
+    opt = keras.optimizers.SGD(learning_rate)
 
     def step(x, y):
         # Tensors, as a DataLoader yields them (torch - ndarray would go through NumPy).

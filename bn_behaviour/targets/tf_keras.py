@@ -54,9 +54,9 @@ class CaptureOutput(tf_keras.metrics.Metric):
             v.assign(tf.zeros_like(v))
 
 
-def _train_step(container, kw):
+def _train_step(container, kw, learning_rate: float = inputs.LEARNING_RATE):
     """One GradientTape step with ``optimizer.apply_gradients``, as the tf_keras guide writes it."""
-    opt = tf_keras.optimizers.SGD(inputs.LEARNING_RATE)
+    opt = tf_keras.optimizers.SGD(learning_rate)
 
     @tf.function
     def step(x, y):
@@ -69,6 +69,10 @@ def _train_step(container, kw):
         return out
 
     return step
+
+
+#: The custom training step the workflows use (bn_behaviour.workflows).
+train_step = _train_step
 
 
 class Runner(common.Runner):
