@@ -7,6 +7,10 @@ import pytest
 
 from bn_behaviour.targets import TARGETS
 
+#: Starts other Python processes (a framework import each): run with `pytest -m harness`.
+pytestmark = pytest.mark.harness
+
+
 README = Path(__file__).resolve().parent.parent / "README.md"
 
 

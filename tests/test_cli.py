@@ -40,6 +40,7 @@ def test_target_without_driver_is_a_usage_error(capsys, monkeypatch):
     assert "cannot run" in capsys.readouterr().err
 
 
+@pytest.mark.harness
 def test_observe_prints_the_observation_in_a_fresh_process():
     proc = run_cli("observe", "--target", "keras-tensorflow", *AXES)
     assert proc.returncode == 0, proc.stderr

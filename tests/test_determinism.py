@@ -14,10 +14,14 @@ import pytest
 from bn_behaviour.scenario import generate
 from bn_behaviour.targets import TARGETS
 
+#: Starts other Python processes (a framework import each): run with `pytest -m harness`.
+pytestmark = pytest.mark.harness
+
 TARGET = "keras-tensorflow"
 
 SHUFFLE = '''
 import os, random
+
 
 
 def pytest_collection_modifyitems(items):

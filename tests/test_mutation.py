@@ -24,6 +24,9 @@ from bn_behaviour.rules import CHECKS
 from bn_behaviour.scenario import Scenario
 from bn_behaviour.targets import TARGETS
 
+#: Starts other Python processes (a framework import each): run with `pytest -m harness`.
+pytestmark = pytest.mark.harness
+
 TARGET = "keras-tensorflow"
 #: The report key tests/conftest.py prints.
 KEY = "bn_mutation"
@@ -69,6 +72,7 @@ gc.freeze()
 from bn_behaviour.case import observe
 from bn_behaviour.scenario import Scenario
 from bn_behaviour.targets.common import format_error
+
 out = []
 for kind, layers in (("control", mutants.CONTROLS), ("mutant", mutants.MUTANTS)):
     for cls in layers:

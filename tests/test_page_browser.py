@@ -23,9 +23,9 @@ from bn_behaviour.setting import case_from_id, generate as generate_settings
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 CHROMEDRIVER = shutil.which("chromedriver")
 webdriver = pytest.importorskip("selenium.webdriver", reason="selenium is not installed (pip install selenium)")
-pytestmark = pytest.mark.skipif(
+pytestmark = [pytest.mark.harness, pytest.mark.skipif(
     not (CHROMIUM and CHROMEDRIVER), reason="needs Chromium and ChromeDriver (apt-get install chromium chromium-driver)"
-)
+)]
 FILTERS = [{"model": "nested", "path": "fit"}, {"path": "fit", "setting": "channels_last"}]
 
 

@@ -12,6 +12,10 @@ import pytest
 from bn_behaviour.scenario import Scenario
 from bn_behaviour.targets import TARGETS
 
+#: Starts other Python processes (a framework import each): run with `pytest -m harness`.
+pytestmark = pytest.mark.harness
+
+
 CASES = [
     Scenario("layer", "none", "before_compile", "call", "true"),
     Scenario("layer", "layer", "before_compile", "call", "true"),

@@ -17,6 +17,9 @@ from bn_behaviour.repro import snippet
 from bn_behaviour.scenario import Scenario
 from bn_behaviour.targets import TARGETS
 
+#: Starts other Python processes (a framework import each): run with `pytest -m harness`.
+pytestmark = pytest.mark.harness
+
 TARGET = "keras-tensorflow"
 SCENARIOS = [
     Scenario("layer", "layer", "before_compile", "call", "true"),
@@ -35,6 +38,7 @@ import contextlib, io, json, sys
 from bn_behaviour.case import observe
 from bn_behaviour.scenario import Scenario
 from bn_behaviour.targets import require
+
 out = []
 for sid, code in json.load(sys.stdin):
     buf = io.StringIO()

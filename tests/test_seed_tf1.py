@@ -44,6 +44,9 @@ from bn_behaviour import reference as ref
 from bn_behaviour.observation import ATOL, RTOL
 from bn_behaviour.targets import TARGETS
 
+#: Starts other Python processes (a framework import each): run with `pytest -m harness`.
+pytestmark = pytest.mark.harness
+
 GAMMA, BETA = 2.0 * np.ones(4), np.ones(4)
 MOVING_MEAN, MOVING_VAR = np.zeros(4), np.ones(4)
 #: The seed's three cases: test ID -> (training, trainable).

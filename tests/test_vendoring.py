@@ -10,6 +10,9 @@ import pytest
 from bn_behaviour.scenario import Scenario
 from bn_behaviour.targets import TARGETS
 
+#: Starts other Python processes (a framework import each): run with `pytest -m harness`.
+pytestmark = pytest.mark.harness
+
 TARGET = "keras-tensorflow"
 FOLLOWS_RULE = Scenario("layer", "layer", "before_compile", "call", "true")
 DEVIATES = Scenario("layer", "layer", "after_fit", "call_graph", "true")  # stale tf.function trace
