@@ -93,7 +93,8 @@ def measure(args) -> dict:
         wall, phases = timed([sys.executable, "-m", "pytest", "-n", "auto", "-q", "-p", "no:cacheprovider"], env)
         out["readme_pytest_n_auto"] = {"wall_s": round(wall, 2),
                                        "phases_s": {k: round(v, 2) for k, v in sorted(phases.items())}}
-        folder = work / "report"
+        folder = Path(args.report_dir) if args.report_dir else work / "report"
+        out["report_folder"] = str(folder)
         for name, extra in (("report_fresh", []), ("report_reuse", ["--reuse"])):
             print(f"bench: bn-behaviour report {' '.join(extra)} ...", flush=True)
             wall, _ = timed([sys.executable, "-m", "bn_behaviour.cli", "report", "--out", str(folder), *extra], {})
@@ -140,6 +141,7 @@ def main() -> None:
     p.add_argument("--sample", type=int, default=1, help="take every N-th scenario (default 1: all)")
     p.add_argument("--quick", action="store_true", help="skip the README run and the all-target report")
     p.add_argument("--out", default=str(ROOT / "bench" / "results.json"))
+    p.add_argument("--report-dir", default=None, help="folder for the all-target report (default: a temporary one)")
     args = p.parse_args()
     res = measure(args)
     Path(args.out).write_text(json.dumps(res, indent=1) + "\n")

@@ -196,12 +196,12 @@ def rules_md(merged: dict) -> str:
     return "\n".join(lines + workflow_rules(merged))
 
 
-def workflow_rules(merged: dict) -> list[str]:
+def workflow_rules(merged: dict, names: Optional[tuple[str, ...]] = None) -> list[str]:
     """Each workflow's documented rule and, per target, whether its cases keep it."""
     from .workflow import NAMES, WorkflowCase, module
 
     lines = []
-    for name in NAMES:
+    for name in names or NAMES:
         rows = [r for r in merged.get("workflow_rows", []) if WorkflowCase.from_id(r["id"]).workflow == name]
         if not rows:
             continue
@@ -293,6 +293,10 @@ def fine_tuning_md(merged: dict) -> str:
             case = next((c for c in _cases(merged, t["name"]) if c["id"] == recipe.row), None)
             lines.append(f"| {t['name']} | {_what_happens(recipe, case)} |")
         lines.append("")
+    if merged.get("workflow_rows"):
+        lines += ["# End to end", "", "The recipes above on one layer; here the guide's whole procedure on a small"
+                  " convolutional network, and the FAQ's GAN with a shared layer (the workflow matrix).", ""]
+        lines += workflow_rules(merged, ("fine_tune", "shared_layer"))
     return "\n".join(lines)
 
 

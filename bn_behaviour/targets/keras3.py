@@ -89,7 +89,7 @@ def run(s: Scenario, layer_cls=None) -> Raw:
     """Perform ``s`` on the real layer and return what happened."""
     layer_cls = layer_cls or keras.layers.BatchNormalization
     with PHASES("build"):
-        keras.utils.clear_session()
+        common.fresh_session(keras.utils.clear_session)
         keras.utils.set_random_seed(inputs.SEED)
         objs = common.build(keras, s, layer_cls)
     return common.perform(Runner(s, objs))
@@ -97,7 +97,7 @@ def run(s: Scenario, layer_cls=None) -> Raw:
 
 def run_setting(case, bessel: bool = False, layer_cls=None) -> Raw:
     """Perform a settings-matrix case (``bn_behaviour.setting``) under its precision policy."""
-    keras.utils.clear_session()
+    common.fresh_session(keras.utils.clear_session)
     keras.utils.set_random_seed(inputs.SEED)
     keras.config.set_dtype_policy(case.precision)
     try:

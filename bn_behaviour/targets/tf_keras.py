@@ -100,7 +100,7 @@ def run(s: Scenario, layer_cls=None, fused: bool = False) -> Raw:
     """
     layer_cls = layer_cls or tf_keras.layers.BatchNormalization
     with PHASES("build"):
-        tf_keras.backend.clear_session()
+        common.fresh_session(tf_keras.backend.clear_session)
         tf_keras.utils.set_random_seed(inputs.SEED)
         data = common.image_data() if fused else common.flat_data()
         extra = {"fused": True} if fused else {}
@@ -110,7 +110,7 @@ def run(s: Scenario, layer_cls=None, fused: bool = False) -> Raw:
 
 def run_setting(case, bessel: bool = False, layer_cls=None) -> Raw:
     """Perform a settings-matrix case (``bn_behaviour.setting``) under its precision policy."""
-    tf_keras.backend.clear_session()
+    common.fresh_session(tf_keras.backend.clear_session)
     tf_keras.utils.set_random_seed(inputs.SEED)
     tf_keras.mixed_precision.set_global_policy(case.precision)
     try:

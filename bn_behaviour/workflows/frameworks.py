@@ -13,7 +13,7 @@ from typing import Optional
 import numpy as np
 
 from .. import inputs
-from ..targets.common import layer_kwargs, state  # noqa: F401  (re-exported for the workflows)
+from ..targets.common import fresh_session, layer_kwargs, state  # noqa: F401  (re-exported for the workflows)
 
 KERAS_TARGETS = ("keras-tensorflow", "keras-jax", "keras-torch", "tf_keras")
 
@@ -26,7 +26,7 @@ def not_keras(target: str) -> Optional[str]:
 def keras_api(target):
     """The target's Keras module (``keras`` or ``tf_keras``), environment in place, session cleared, seeded."""
     api = target.load_driver().API
-    api.backend.clear_session()
+    fresh_session(api.backend.clear_session)
     api.utils.set_random_seed(inputs.SEED)
     return api
 
