@@ -151,6 +151,7 @@ def fresh_session(clear: Callable[[], None]) -> None:
     ``build`` phase).  Freezing keeps each collection to what the last case created.
     """
     clear()
+    gc.collect()  # Keras 3's clear_session() has collected already (this pass sees only its survivors); tf_keras' has not
     gc.freeze()
 
 
