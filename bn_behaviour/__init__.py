@@ -2,10 +2,12 @@
 ``training``, ``trainable``, nested models and ``compile()`` ordering.
 
 Importing the package imports no framework.  The public API
-(:func:`scenarios`, :func:`observe`, :func:`parametrize`) lives in
-:mod:`bn_behaviour.api`.
+(:func:`scenarios`, :func:`cases`, :func:`observe`, :func:`parametrize`) lives
+in :mod:`bn_behaviour.api`; ``docs/architecture.md`` maps the package's stages.
 """
 
-__version__ = "0.1.0"
+from .api import Case, cases, observe, parametrize, scenarios
+from .rules.result import DeviationObserved
 
-from .api import Case, observe, parametrize, scenarios  # noqa: E402,F401
+__version__ = "0.1.0"
+__all__ = ["Case", "DeviationObserved", "cases", "observe", "parametrize", "scenarios"]

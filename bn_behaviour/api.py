@@ -1,4 +1,4 @@
-"""The public Python API: the matrix's cases inside a consumer's own test files.
+"""The public Python API: the matrices' cases inside a consumer's own test files.
 
 In the spirit of scikit-learn's ``parametrize_with_checks``::
 
@@ -9,14 +9,19 @@ In the spirit of scikit-learn's ``parametrize_with_checks``::
     def test_my_batchnorm(bn_case):
         bn_case.check()        # fails with the broken rule, expected vs observed, and a repro
 
-Nothing here imports a framework until a case runs.
+The same generator feeds the suite's own pytest parametrisation
+(``bn_behaviour.matrices``): ``matrix`` picks one of its matrices (default
+``main``), and the axes filter its cases.  Nothing here imports a framework
+until a case runs.
 
 >>> len(scenarios(model="layer", path="call"))
 12
->>> scenarios(model="mlp")
+>>> scenarios(model="mlp")  # doctest: +ELLIPSIS
 Traceback (most recent call last):
 ...
-ValueError: unknown model value(s) ['mlp']; valid values: layer, sequential, functional, subclassed, nested, base_training_false
+ValueError: unknown model value(s) ['mlp']; valid values: layer, sequential, functional, subclassed, nested, ...
+>>> len(cases("tf_keras", matrix="fused", model="layer", path="call"))
+9
 """
 
 from __future__ import annotations
@@ -24,56 +29,64 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Iterable, Optional, Union
 
-from . import deviations as dev
-from .scenario import AXES, Scenario
-from .targets import Target, require
+import pytest
+
+from . import matrices
+from .matrices import MATRICES, matrix_of
+from .rules import deviations as dev
+from .rules.result import DeviationObserved, Result, judge
+from .targets import default_name, require, resolve
 
 Values = Union[str, Iterable[str], None]
 
 
-def _as_tuple(axis: str, values: Values) -> Optional[tuple[str, ...]]:
-    if values is None:
-        return None
-    values = (values,) if isinstance(values, str) else tuple(values)
-    bad = [v for v in values if v not in AXES[axis]]
-    if bad:
-        raise ValueError(f"unknown {axis} value(s) {bad}; valid values: {', '.join(AXES[axis])}")
-    return values
+def _wanted(matrix: str, axes: dict[str, Values]) -> dict[str, tuple[str, ...]]:
+    if matrix not in MATRICES:
+        raise ValueError(f"unknown matrix {matrix!r}; valid: {', '.join(MATRICES)}")
+    valid = MATRICES[matrix].case_type.AXES
+    unknown = set(axes) - set(valid)
+    if unknown:
+        raise ValueError(f"unknown axis {sorted(unknown)}; valid axes: {', '.join(valid)}")
+    out = {}
+    for axis, values in axes.items():
+        if values is None:
+            continue
+        values = (values,) if isinstance(values, str) else tuple(values)
+        bad = [v for v in values if v not in valid[axis]]
+        if bad:
+            raise ValueError(f"unknown {axis} value(s) {bad}; valid values: {', '.join(valid[axis])}")
+        out[axis] = values
+    return out
 
 
-def scenarios(target: Optional[str] = None, **axes: Values) -> list[Scenario]:
-    """The target's scenarios (default target if None), filtered by axis values.
+def cases(target: Optional[str] = None, matrix: str = "main", **axes: Values) -> list:
+    """The target's cases of one matrix (default target if None), filtered by axis values.
 
     ``axes`` maps an axis name to a value or a list of values.
     """
-    unknown = set(axes) - set(AXES)
-    if unknown:
-        raise ValueError(f"unknown axis {sorted(unknown)}; valid axes: {', '.join(AXES)}")
-    wanted = {a: _as_tuple(a, v) for a, v in axes.items() if v is not None}
-    from .targets import resolve
-
-    return [
-        s
-        for s in resolve(target).scenarios()
-        if all(getattr(s, a) in values for a, values in wanted.items())
-    ]
+    wanted = _wanted(matrix, axes)
+    return [c for c in MATRICES[matrix].cases_for(resolve(target))
+            if all(c.axes()[a] in values for a, values in wanted.items())]
 
 
-def observe(scenario: Scenario, target: Optional[str] = None, layer=None):
-    """Run one scenario on the real framework; returns a :class:`bn_behaviour.case.CaseResult`.
+def scenarios(target: Optional[str] = None, **axes: Values) -> list:
+    """The target's main-matrix scenarios, filtered by axis values (``cases(target, "main", **axes)``)."""
+    return cases(target, "main", **axes)
 
-    ``layer`` replaces the BatchNormalization class under test (Keras-style targets).
+
+def observe(case, target: Optional[str] = None, layer=None) -> Result:
+    """Run one case of any matrix on the real framework; returns a :class:`bn_behaviour.rules.result.Result`.
+
+    ``layer`` replaces the BatchNormalization class under test (targets with a layer class).
     """
-    from .case import observe as _observe
-
-    return _observe(require(target), scenario, layer)
+    return matrix_of(case).observe(require(target), case, layer)
 
 
 @dataclass
 class Case:
-    """One scenario bound to a target, a layer class and its known deviation (if any)."""
+    """One case bound to a target, a layer class and its known deviation (if any)."""
 
-    scenario: Scenario
+    scenario: Any
     target: str
     layer: Any = None
     deviation: Optional[dev.Deviation] = None
@@ -82,15 +95,14 @@ class Case:
     def id(self) -> str:
         return self.scenario.id
 
-    def observe(self):
+    def observe(self) -> Result:
         return observe(self.scenario, self.target, self.layer)
 
-    def check(self):
+    def check(self) -> Result:
         """Observe and judge: pass, fail naming the broken rule (with a repro), or raise
-        :class:`bn_behaviour.case.DeviationObserved` when exactly the known deviation is seen
+        :class:`bn_behaviour.rules.result.DeviationObserved` when exactly the known deviation is seen
         (:func:`parametrize` marks those cases as strict xfails)."""
-        from .case import judge
-
+        __tracebackhide__ = True
         result = self.observe()
         judge(result, self.deviation)
         return result
@@ -102,34 +114,25 @@ def known_deviations(target: Optional[str] = None, deviations: Optional[str] = N
     The suite's entries describe the framework (Model, trainer, tracing) as
     much as the layer, so they apply to a custom layer too.
     """
-    t: Target = require(target)
-    extra = dev.load_file(deviations) if deviations else []
-    return dev.applicable(extra + dev.builtin(t.name), t.version())
+    extra = matrices.load_deviations(deviations) if deviations else []
+    return matrices.known_deviations(require(target), extra)
 
 
-def parametrize(layer=None, target: Optional[str] = None, deviations: Optional[str] = None, **axes: Values):
-    """``pytest.mark.parametrize("bn_case", ...)`` over the matching scenarios, IDs = scenario IDs.
+def parametrize(layer=None, target: Optional[str] = None, deviations: Optional[str] = None, matrix: str = "main",
+                **axes: Values):
+    """``pytest.mark.parametrize("bn_case", ...)`` over the matching cases, IDs = case IDs.
 
-    A case with a known deviation is a strict xfail, as in the suite's own matrix.
+    ``deviations`` is a TOML file of the consumer's own known deviations, checked before the
+    suite's; a case with a known deviation is a strict xfail, as in the suite's own matrix.
     """
-    import pytest
-
-    from .case import DeviationObserved
-
-    name = target or _default()
+    name = target or default_name()
     entries = known_deviations(name, deviations)
     params = []
-    for s in scenarios(name, **axes):
-        entry = dev.find(entries, s)
+    for c in cases(name, matrix, **axes):
+        entry = dev.find(entries, c)
         marks = []
         if entry is not None:
             marks = [pytest.mark.xfail(reason=f"known deviation {entry.label()}", strict=True,
                                        raises=DeviationObserved)]
-        params.append(pytest.param(Case(s, name, layer, entry), id=s.id, marks=marks))
+        params.append(pytest.param(Case(c, name, layer, entry), id=c.id, marks=marks))
     return pytest.mark.parametrize("bn_case", params)
-
-
-def _default() -> str:
-    from .targets import default_name
-
-    return default_name()

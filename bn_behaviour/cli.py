@@ -1,4 +1,4 @@
-"""``bn-behaviour``: observe one scenario, or run the matrix and print the table.
+"""``bn-behaviour``: observe one case, or run the matrices and print the table.
 
 Usage errors print one line on stderr and exit 2; they never show a
 traceback from inside a framework.
@@ -9,104 +9,91 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from pathlib import Path
 from typing import Optional
 
-from .scenario import AXES, Scenario, exclusion_reason
+from .cases.scenario import AXES, Scenario
+from .cases.setting import SettingCase
+from .matrices import case_from_id, known_deviations, matrix_of, why_not
+from .report import documents
+from .report.changes import ReportError
+from .report.changes import main as diff_main
+from .report.run import main as report_main
+from .rules.deviations import find
 from .targets import TargetError, require
+from .targets.layer import LayerSpecError, load
+from .workflows import WorkflowCase
 
 
 class UsageError(Exception):
     pass
 
 
-def _observe(args) -> int:
+def _case(args):
+    """The case the command line names: ``--id`` (any matrix), or the axes (plus a setting and policy)."""
     try:
+        if args.id:
+            return case_from_id(args.id)[1]
+        missing = [f"--{axis}" for axis in AXES if getattr(args, axis) is None]
+        if missing:
+            raise ValueError(f"give every axis or --id ID; missing {', '.join(missing)}")
         s = Scenario(args.model, args.frozen, args.when, args.path, args.training)
+        if args.setting or args.precision:
+            return SettingCase(s, args.setting or "default", args.precision or "float32")
+        return s
     except ValueError as e:
         raise UsageError(str(e)) from None
-    why = exclusion_reason(s)
-    if why:
-        raise UsageError(f"scenario {s.id} is not in the matrix: {why}")
-    target = require(args.target)
-    why = target.exclusion_reason(s)
-    if why:
-        raise UsageError(f"scenario {s.id} is not in the {target.name} matrix: {why}")
-    from . import deviations
-    from .case import observe
 
+
+def _run(case, target_name, layer_spec=None) -> tuple:
+    """Check the case is in the target's matrix, load the layer, observe; (target, result)."""
+    target = require(target_name)
+    why = why_not(target, case)
+    if why:
+        raise UsageError(f"{case.id} is not in the {target.name} {matrix_of(case).name} matrix: {why}")
     layer = None
-    if args.layer:
-        from .layer import LayerSpecError, load
-
+    if layer_spec:
         target.activate()
         try:
-            layer = load(args.layer)
+            layer = load(layer_spec)
         except LayerSpecError as e:
             raise UsageError(str(e)) from None
-    if args.setting or args.precision:
-        s = _setting_case(s, args.setting or "default", args.precision or "float32", target)
-        from .case import observe_setting
+    return target, matrix_of(case).observe(target, case, layer)
 
-        result = observe_setting(target, s, layer)
-    else:
-        result = observe(target, s, layer)
-    entry = deviations.find(deviations.applicable(deviations.builtin(target.name), target.version()), s)
+
+def _observe(args) -> int:
+    case = _case(args)
+    target, result = _run(case, args.target, args.layer)
+    entry = find(known_deviations(target), case)
     out = {
         "target": target.name,
         "versions": target.versions(),
         **result.record(),
         "layer": result.layer,
         "known_deviation": entry.label() if entry else None,
-        "description": s.describe(),
+        "description": case.describe(),
     }
     print(json.dumps(out, indent=2, sort_keys=True))
     return 0
 
 
-def _setting_case(s, setting: str, precision: str, target):
-    from . import setting as settings
-
-    try:
-        case = settings.SettingCase(s, setting, precision)
-    except ValueError as e:
-        raise UsageError(str(e)) from None
-    why = settings.exclusion_reason(case, target.name)
-    if why:
-        raise UsageError(f"{case.id} is not in the {target.name} settings matrix: {why}")
-    return case
-
-
 def _workflow(args) -> int:
-    from . import workflow
-
     try:
-        case = workflow.WorkflowCase.from_id(args.case)
-        if case.variant not in workflow.variants_of(case.workflow):
-            raise ValueError(f"unknown variant {case.variant!r} of workflow {case.workflow}; valid: "
-                             + ", ".join(workflow.variants_of(case.workflow)))
-    except (ValueError, IndexError) as e:
-        raise UsageError(f"{args.case}: {e} (a case ID looks like workflow=export-frozen=none)") from None
-    target = require(args.target)
-    why = workflow.exclusion_reason(case, target.name)
-    if why:
-        raise UsageError(f"{case.id} is not in the {target.name} workflow matrix: {why}")
-    result = workflow.run(target, case)
+        case = WorkflowCase.from_id(args.case)
+    except ValueError as e:
+        raise UsageError(f"{args.case}: {e} (a case ID looks like workflow=export-format=tf_saved_model-frozen=none)"
+                         ) from None
+    target, result = _run(case, args.target)
     print(json.dumps({"target": target.name, "versions": target.versions(), **result.record(),
-                      "description": case.describe(), "numbers": result.numbers}, indent=2, sort_keys=True))
+                      "description": case.describe(), "numbers": result.evidence()}, indent=2, sort_keys=True))
     return 0
 
 
 def _report(args) -> int:
-    from .report import main as report_main
-
     return report_main(args)
 
 
 def _docs(args) -> int:
-    from pathlib import Path
-
-    from . import documents
-
     try:
         merged = json.loads(Path(args.source).read_text())
         merged["rows"], merged["targets"]
@@ -124,8 +111,6 @@ def _docs(args) -> int:
 
 
 def _diff(args) -> int:
-    from .changes import ReportError, main as diff_main
-
     try:
         return diff_main(args)
     except ReportError as e:
@@ -138,13 +123,14 @@ def parser() -> argparse.ArgumentParser:
     o = sub.add_parser("observe", help="run one scenario in this process and print its observation as JSON")
     o.add_argument("--target", default=None, help="target name (default: BN_BEHAVIOUR_TARGET or keras-$KERAS_BACKEND)")
     for axis, values in AXES.items():
-        o.add_argument(f"--{axis}", required=True, help=", ".join(values))
+        o.add_argument(f"--{axis}", default=None, help=", ".join(values))
+    o.add_argument("--id", default=None, help="a case ID of any matrix instead of the axes (e.g. a fused 4-D case)")
     o.add_argument("--layer", default=None, help="module:attr of a BatchNormalization-compatible class to observe")
     o.add_argument("--setting", default=None, help="a settings-matrix layer setting (bn_behaviour/setting.py)")
     o.add_argument("--precision", default=None, help="float32, mixed_float16 or mixed_bfloat16 (settings matrix)")
     o.set_defaults(func=_observe)
     w = sub.add_parser("workflow", help="run one workflow case (bn_behaviour/workflows) and print it as JSON")
-    w.add_argument("case", help="the case ID, e.g. workflow=export-frozen=none")
+    w.add_argument("case", help="the case ID, e.g. workflow=export-format=tf_saved_model-frozen=none")
     w.add_argument("--target", default=None, help="target name (default as for observe)")
     w.set_defaults(func=_workflow)
     r = sub.add_parser("report", help="run the matrix on the installed target(s) and print the behaviour table")

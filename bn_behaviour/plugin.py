@@ -1,7 +1,9 @@
 """The pytest plugin: options, matrix parametrisation, report and summary.
 
 Loaded through the ``pytest11`` entry point, so it must stay light: it
-imports no framework (targets are imported when a matrix test runs).
+imports no framework (a target's driver is imported when a case runs).
+Every matrix of ``bn_behaviour.matrices`` is parametrised, run and reported
+the same way: a test takes its matrix's argument and calls ``bn_check``.
 Per-case data travels on the test report (``user_properties``), so the
 controller sees it under xdist exactly as without it.
 """
@@ -10,34 +12,46 @@ from __future__ import annotations
 
 import json
 import os
+import subprocess
 from typing import Optional
 
 import pytest
 
-from . import deviations as dev
-from .scenario import Scenario
-from .layer import LayerSpecError
-from .layer import describe as describe_layer
-from .layer import load as load_layer
-from .targets import Target, TargetError, require, resolve
+from . import __version__, matrices
+from .matrices import MATRICES, matrix_of
+from .report.format import FORMAT
+from .report.summary import write_summary
+from .rules import deviations as dev
+from .rules.result import DeviationObserved, judge
+from .targets import TARGETS, Target, TargetError, require, resolve
+from .targets.layer import LayerSpecError
+from .targets.layer import describe as describe_layer
+from .targets.layer import load as load_layer
+from .timing import PHASES
 
 CASE_KEY = "bn_behaviour_case"
-SETTING_KEY = "bn_behaviour_setting_case"
-WORKFLOW_KEY = "bn_behaviour_workflow_case"
 XFAIL_MODES = ("strict", "lenient", "skip")
-#: Targets whose layer class --bn-layer can replace.
-LAYER_TARGETS = ("keras-tensorflow", "keras-jax", "keras-torch", "tf_keras")
 STASH = pytest.StashKey["Session"]()
+#: Option -> (environment variable, help); each option can be set from CI files one cannot change.
+OPTIONS = {
+    "--bn-target": ("BN_BEHAVIOUR_TARGET", "target to run (default keras-$KERAS_BACKEND, KERAS_BACKEND "
+                    "defaulting to tensorflow)"),
+    "--bn-layer": ("BN_BEHAVIOUR_LAYER", "MODULE:ATTR of a BatchNormalization-compatible class to test instead "
+                   "of the genuine one (targets with a layer class)"),
+    "--bn-xfail": ("BN_BEHAVIOUR_XFAIL", "known deviations: strict (default; a vanished deviation fails the "
+                   "run), lenient (it passes), skip (do not run them)"),
+    "--bn-report": ("BN_BEHAVIOUR_REPORT", "write the JSON behaviour report to PATH"),
+}
 
 
 def pytest_addoption(parser):
     g = parser.getgroup("bn-behaviour", "BatchNormalization behaviour matrix")
-    g.addoption(
-        "--bn-target",
-        default=None,
-        help="target to run (env BN_BEHAVIOUR_TARGET; default keras-$KERAS_BACKEND, "
-        "KERAS_BACKEND defaulting to tensorflow)",
-    )
+    for option, (env, text) in OPTIONS.items():
+        default = os.environ.get(env, "strict") if option == "--bn-xfail" else os.environ.get(env)
+        if option == "--bn-target":
+            default = None  # resolved in pytest_configure, so the environment's value is checked like the option's
+        g.addoption(option, default=default, help=f"{text} (env {env})",
+                    choices=XFAIL_MODES if option == "--bn-xfail" else None)
     g.addoption(
         "--bn-deviations",
         action="append",
@@ -45,26 +59,6 @@ def pytest_addoption(parser):
         metavar="FILE",
         help="extra known-deviation TOML file(s), checked before the suite's own "
         "(env BN_BEHAVIOUR_DEVIATIONS, os.pathsep-separated)",
-    )
-    g.addoption(
-        "--bn-layer",
-        default=os.environ.get("BN_BEHAVIOUR_LAYER"),
-        metavar="MODULE:ATTR",
-        help="BatchNormalization-compatible class to test instead of the genuine one "
-        "(keras-* and tf_keras targets; env BN_BEHAVIOUR_LAYER)",
-    )
-    g.addoption(
-        "--bn-xfail",
-        default=os.environ.get("BN_BEHAVIOUR_XFAIL", "strict"),
-        choices=XFAIL_MODES,
-        help="known deviations: strict (default; a vanished deviation fails the run), "
-        "lenient (it passes), skip (do not run them) (env BN_BEHAVIOUR_XFAIL)",
-    )
-    g.addoption(
-        "--bn-report",
-        default=os.environ.get("BN_BEHAVIOUR_REPORT"),
-        metavar="PATH",
-        help="write the JSON behaviour report to PATH (env BN_BEHAVIOUR_REPORT)",
     )
 
 
@@ -77,40 +71,42 @@ class Session:
         self.extra = extra
         self.layer = layer
         self.xfail = config.getoption("bn_xfail")
-        self.cases: dict[str, dict] = {}
-        self.settings_cases: dict[str, dict] = {}
-        self.workflow_cases: dict[str, dict] = {}
+        #: Matrix name -> case ID -> record (controller).
+        self.results: dict[str, dict[str, dict]] = {name: {} for name in MATRICES}
         self._entries: Optional[list[dev.Deviation]] = None
+        self._cases: Optional[dict[str, list]] = None
 
     @property
     def entries(self) -> list[dev.Deviation]:
         """Known deviations that apply to the installed version: the consumer's, then the suite's."""
         if self._entries is None:
-            own = dev.builtin(self.target.name)
-            self._entries = dev.applicable(self.extra + own, self.target.version())
+            self._entries = matrices.known_deviations(self.target, self.extra)
         return self._entries
+
+    @property
+    def cases(self) -> dict[str, list]:
+        """Matrix name -> the cases this target runs (generated once; duplicate IDs refused)."""
+        if self._cases is None:
+            self._cases = matrices.generate(self.target)
+        return self._cases
 
     def missing(self) -> Optional[str]:
         return self.target.missing()
 
     # -- collecting results (controller) --------------------------------------
     def add(self, report) -> None:
-        props = dict(report.user_properties)
         if report.when != "call":
             return
-        for key, store in self.stores():
-            if key in props:
-                case = dict(props[key], status=_status(report))
-                store[case["id"]] = case
+        for key, value in report.user_properties:
+            if key == CASE_KEY:
+                self.results[value["matrix"]][value["record"]["id"]] = dict(value["record"], status=_status(report))
 
-    def stores(self) -> tuple[tuple[str, dict], ...]:
-        """Each matrix's report key and its cases."""
-        return ((CASE_KEY, self.cases), (SETTING_KEY, self.settings_cases), (WORKFLOW_KEY, self.workflow_cases))
+    def all_results(self) -> list[dict]:
+        return [case for store in self.results.values() for case in store.values()]
 
     def report(self) -> dict:
-        from . import __version__
-
         return {
+            "format": FORMAT,
             "suite": {"name": "bn-behaviour", "version": __version__, "git_revision": git_revision()},
             "layer": describe_layer(self.layer),
             "options": {
@@ -127,16 +123,13 @@ class Session:
                 "variance_convention": "bessel" if self.target.bessel else "biased",
                 "backend": self.target.env.get("KERAS_BACKEND"),
             },
-            "cases": [self.cases[k] for k in sorted(self.cases)],
-            "settings_cases": [self.settings_cases[k] for k in sorted(self.settings_cases)],
-            "workflow_cases": [self.workflow_cases[k] for k in sorted(self.workflow_cases)],
+            **{m.cases_key: [self.results[name][k] for k in sorted(self.results[name])]
+               for name, m in MATRICES.items()},
         }
 
 
 def git_revision() -> Optional[str]:
     """The checkout's commit when the suite runs from a git checkout, else None."""
-    import subprocess
-
     here = os.path.dirname(os.path.abspath(__file__))
     try:
         out = subprocess.run(["git", "-C", here, "rev-parse", "HEAD"], capture_output=True, text=True, timeout=10)
@@ -161,15 +154,16 @@ def pytest_configure(config):
     except TargetError as e:
         raise pytest.UsageError(f"--bn-target: {e}") from None
     try:
-        extra = [d for path in config.getoption("bn_deviations") for d in dev.load_file(path)]
+        extra = [d for path in config.getoption("bn_deviations") for d in matrices.load_deviations(path)]
     except dev.DeviationFileError as e:
         raise pytest.UsageError(f"--bn-deviations: {e}") from None
     target.activate()
     layer = None
     spec = config.getoption("bn_layer")
     if spec:
-        if target.name not in LAYER_TARGETS:
-            raise pytest.UsageError(f"--bn-layer applies to {', '.join(LAYER_TARGETS)}, not {target.name}")
+        if target.layer_class is None:
+            usable = ", ".join(n for n, t in TARGETS.items() if t.layer_class)
+            raise pytest.UsageError(f"--bn-layer applies to {usable}, not {target.name}")
         try:
             layer = load_layer(spec)
         except LayerSpecError as e:
@@ -182,46 +176,39 @@ def _session(config) -> Session:
     return config.stash[STASH]
 
 
-def scenario_param(session: Session, s: Scenario):
-    """``pytest.param`` for one scenario: its ID, and an xfail (strict unless --bn-xfail says
-    otherwise) or a skip when a known deviation matches it."""
-    entry = dev.find(session.entries, s)
+def scenario_param(session: Session, case):
+    """``pytest.param`` for one case of any matrix: its ID, and an xfail (strict unless --bn-xfail
+    says otherwise) or a skip when a known deviation matches it."""
+    entry = dev.find(session.entries, case)
     marks = [pytest.mark.bn_scenario]
     if entry is not None:
-        from .case import DeviationObserved
-
         reason = f"known deviation {entry.label()}"
         if session.xfail == "skip":
             marks.append(pytest.mark.skip(reason=reason))
         else:
             strict = session.xfail == "strict"
             marks.append(pytest.mark.xfail(reason=reason, strict=strict, raises=DeviationObserved))
-    return pytest.param(s, id=s.id, marks=marks)
+    return pytest.param(case, id=case.id, marks=marks)
 
 
-def parametrize_cases(metafunc, argname: str, skip_reason, make_params, skipped_id: str) -> None:
-    """Parametrize ``argname`` of a second matrix (fused, settings) with its cases, or with one
-    skipped case saying why the target has none (``skip_reason(session)``)."""
-    if argname not in metafunc.fixturenames:
-        return
-    session = _session(metafunc.config)
-    why = skip_reason(session)
+def _skip_reason(session: Session, matrix) -> Optional[str]:
+    why = session.missing()
     if why:
-        metafunc.parametrize(argname, [pytest.param(None, id=skipped_id, marks=pytest.mark.skip(reason=why))])
-        return
-    metafunc.parametrize(argname, make_params(session))
+        return f"target {session.target.name} not installed: {why}"
+    return session.target.lacks(matrix.name) or (matrix.layer_note if session.layer is not None else None)
 
 
 def pytest_generate_tests(metafunc):
     session = _session(metafunc.config)
-    if "bn_scenario" in metafunc.fixturenames:
-        why = session.missing()
+    for matrix in MATRICES.values():
+        if matrix.argname not in metafunc.fixturenames:
+            continue
+        why = _skip_reason(session, matrix)
         if why:
-            skip = pytest.mark.skip(reason=f"target {session.target.name} not installed: {why}")
-            metafunc.parametrize("bn_scenario", [pytest.param(None, id="target-not-installed", marks=skip)])
-            return
-        scenarios = session.target.scenarios()
-        metafunc.parametrize("bn_scenario", [scenario_param(session, s) for s in scenarios])
+            skip = pytest.param(None, id=matrix.skipped_id, marks=pytest.mark.skip(reason=why))
+            metafunc.parametrize(matrix.argname, [skip])
+        else:
+            metafunc.parametrize(matrix.argname, [scenario_param(session, c) for c in session.cases[matrix.name]])
     if "bn_deviation" in metafunc.fixturenames:
         entries = session.entries
         metafunc.parametrize("bn_deviation", entries, ids=[d.id for d in entries] or None)
@@ -245,29 +232,32 @@ def bn_deviations(request) -> list:
     return _session(request.config).entries
 
 
-def _recorder(request, key: str):
-    def record(case: dict) -> None:
-        request.node.user_properties.append((key, case))
-
-    return record
+@pytest.fixture
+def bn_cases(request) -> dict[str, list]:
+    """Matrix name -> every case the target runs."""
+    return _session(request.config).cases
 
 
 @pytest.fixture
-def bn_record(request):
-    """Attach a case record to the test report (travels to the xdist controller)."""
-    return _recorder(request, CASE_KEY)
+def bn_check(request):
+    """``bn_check(case)``: observe a case of any matrix on the target, attach its record to the test
+    report (it travels to the xdist controller and into ``--bn-report``), and judge it: pass, the
+    known deviation seen exactly (strict xfail), or fail with the broken rule and a repro."""
+    session = _session(request.config)
 
+    def check(case):
+        __tracebackhide__ = True
+        matrix = matrix_of(case)
+        layer = None if matrix.layer_note else session.layer
+        result = matrix.observe(session.target, case, layer)
+        entry = dev.find(session.entries, case)
+        record = {**result.record(), "deviation": entry.id if entry else None,
+                  "deviation_source": entry.source if entry else None}
+        request.node.user_properties.append((CASE_KEY, {"matrix": matrix.name, "record": record}))
+        judge(result, entry)
+        return result
 
-@pytest.fixture
-def bn_record_setting(request):
-    """Attach a settings-matrix case record to the test report."""
-    return _recorder(request, SETTING_KEY)
-
-
-@pytest.fixture
-def bn_record_workflow(request):
-    """Attach a workflow-matrix case record to the test report."""
-    return _recorder(request, WORKFLOW_KEY)
+    return check
 
 
 @pytest.hookimpl(trylast=True)
@@ -286,14 +276,10 @@ class _Collector:
 
     def pytest_sessionfinish(self, session):
         path = session.config.getoption("bn_report")
-        if path and any(store for _, store in self.session.stores()):
-            from .timing import PHASES
-
+        if path and self.session.all_results():
             with PHASES("report"), open(path, "w") as f:
                 json.dump(self.session.report(), f, indent=1, sort_keys=True)
                 f.write("\n")
 
     def pytest_terminal_summary(self, terminalreporter):
-        from .summary import write_summary
-
         write_summary(terminalreporter, self.session)

@@ -19,8 +19,8 @@ def example() -> str:
     match = re.search(r"<!-- api-example -->\s*```python\n(.*?)```", text, re.S)
     assert match, "the README lost its API example"
     lines = match.group(1).splitlines()
-    indent = min(len(l) - len(l.lstrip()) for l in lines if l.strip())
-    return "\n".join(l[indent:] for l in lines) + "\n"
+    indent = min(len(line) - len(line.lstrip()) for line in lines if line.strip())
+    return "\n".join(line[indent:] for line in lines) + "\n"
 
 
 def test_readme_api_example_runs_green(pytester, monkeypatch):

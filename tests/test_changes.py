@@ -5,8 +5,8 @@ import json
 import pytest
 
 from bn_behaviour import cli
-from bn_behaviour.changes import compare, load, pair_targets
-from bn_behaviour.scenario import generate
+from bn_behaviour.cases.scenario import generate
+from bn_behaviour.report.changes import compare, load, pair_targets
 
 IDS = [s.id for s in generate()[:3]]
 

@@ -7,8 +7,10 @@ import sys
 
 import pytest
 
-from bn_behaviour import cli, documents, report
-from bn_behaviour.scenario import Scenario
+from bn_behaviour import cli
+from bn_behaviour.cases.scenario import Scenario
+from bn_behaviour.report import documents
+from bn_behaviour.report.format import merge
 from bn_behaviour.targets import TARGETS
 
 AXES = ["--model", "functional", "--frozen", "layer", "--when", "before_compile", "--path", "predict",
@@ -24,8 +26,13 @@ def run_cli(*args):
     (["--model", "mlp", *AXES[2:]], "unknown model 'mlp'; valid values: layer, sequential"),
     ([*AXES[:-1], "maybe"], "unknown training 'maybe'; valid values: none, true, false"),
     (["--model", "layer", "--frozen", "none", "--when", "before_compile", "--path", "fit", "--training", "none"],
-     "is not in the matrix: path=fit needs compile(); a bare layer has none"),
-], ids=["unknown-target", "bad-model", "bad-training", "excluded-scenario"])
+     "is not in the keras-tensorflow main matrix: path=fit needs compile(); a bare layer has none"),
+    (["--target", "keras-tensorflow", "--id", "layer-frozen=none-when=before_compile-path=call-training=true-input=4d"],
+     "is not in the keras-tensorflow fused matrix: Keras 3 has no fused kernel"),
+    (["--id", "layer-frozen=sideways"], "is not a case ID of any matrix"),
+    (["--model", "layer"], "give every axis or --id ID; missing --frozen, --when, --path, --training"),
+], ids=["unknown-target", "bad-model", "bad-training", "excluded-scenario", "lacked-matrix", "bad-id",
+        "missing-axes"])
 def test_bad_input_is_one_line(capsys, args, message):
     assert cli.main(["observe", *args]) == 2
     err = capsys.readouterr().err.strip()
@@ -59,7 +66,7 @@ def test_merge_and_markdown_put_targets_side_by_side():
     sid = "layer-frozen=layer-when=before_compile-path=call-training=true"
     a = {"target": {"name": "keras-tensorflow", "versions": {"keras": "3"}}, "cases": [_case(sid, "pass")]}
     b = {"target": {"name": "tf1", "versions": {"tensorflow": "2"}}, "cases": [_case(sid, "fail", "training")]}
-    merged = report.merge([a, b], {"keras-jax": "jax is not installed"})
+    merged = merge([a, b], {"keras-jax": "jax is not installed"})
     md = documents.behaviour_md(merged)
     assert f'<a id="{sid}"></a>' in md
     assert "| infer / same / - | train / same / - (FAIL) |" in md

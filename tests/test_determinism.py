@@ -11,7 +11,7 @@ import json
 
 import pytest
 
-from bn_behaviour.scenario import generate
+from bn_behaviour.cases.scenario import generate
 from bn_behaviour.targets import TARGETS
 
 #: Starts other Python processes (a framework import each): run with `pytest -m harness`.
@@ -37,7 +37,7 @@ def subset():
 
 
 def test_subset_covers_every_axis_value():
-    from bn_behaviour.scenario import AXES
+    from bn_behaviour.cases.scenario import AXES
 
     cases = subset()
     for axis, values in AXES.items():

@@ -1,14 +1,17 @@
 """Known deviations: file format, matching, versions, and how a case is judged with one."""
 
-import numpy as np
 import pytest
 
-from bn_behaviour import deviations as dev
-from bn_behaviour.case import CaseResult, DeviationObserved, judge
-from bn_behaviour.observation import STATE_NAMES, Raw
-from bn_behaviour.rules import expected, violations
-from bn_behaviour.scenario import Scenario
-from bn_behaviour.targets import TARGETS
+from bn_behaviour.cases.fused import FusedCase
+from bn_behaviour.cases.scenario import Scenario
+from bn_behaviour.cases.setting import SettingCase
+from bn_behaviour.matrices import main as main_matrix
+from bn_behaviour.matrices import vocabulary
+from bn_behaviour.rules import deviations as dev
+from bn_behaviour.rules.result import DeviationObserved, Result, judge
+from bn_behaviour.rules.tf2 import CHECKS, expected
+from bn_behaviour.targets import TARGETS, repro
+from bn_behaviour.workflows import WorkflowCase
 
 S = Scenario("functional", "layer", "after_compile", "fit", "none")
 
@@ -17,20 +20,35 @@ def entry(**kw):
     d = {"id": "e1", "match": {"when": "after_compile", "path": ["fit"]}, "observed": {"mode": "inference",
          "moving_stats": "unchanged", "affine": "unchanged"}, "reason": "r", "source": "https://example.org/1"}
     d.update(kw)
-    return dev.Deviation.from_dict(d, origin="test")
+    return dev.Deviation.from_dict(d, "test", vocabulary())
 
 
 def result(**observed):
+    """A main-matrix result as the matrix builds it, without running a framework."""
     exp = expected(S)
     obs = dict(exp, **observed)
-    state = {k: np.zeros(1) for k in STATE_NAMES}
-    raw = Raw(np.zeros((2, 1)), None, state, state, [], [], [], True)
-    return CaseResult("keras-tensorflow", S, raw, obs, exp, violations(S, obs, exp))
+    return Result("keras-tensorflow", S.id, S.describe(), obs, exp, CHECKS, S,
+                  command=main_matrix.command("keras-tensorflow", S),
+                  snippet=lambda: repro.snippet("keras-tensorflow", S), axes=S.axes())
 
 
 def test_matching_is_by_axis_values():
     assert entry().matches(S)
     assert not entry().matches(Scenario("functional", "layer", "after_fit", "fit", "none"))
+
+
+def test_a_pattern_selects_the_case_types_whose_axes_it_names():
+    """A main pattern selects fused cases too (same layer, same rule), never settings or workflow
+    cases, which a pattern selects only by naming ``setting`` / ``workflow`` (``PATTERN_NEEDS``)."""
+    main = entry()
+    assert main.matches(FusedCase(S))
+    assert not main.matches(SettingCase(S, "epsilon", "float32"))
+    setting = entry(match={"setting": "epsilon", "path": "fit"})
+    assert setting.matches(SettingCase(S, "epsilon", "float32")) and not setting.matches(S)
+    flow = entry(match={"workflow": "export"}, observed={"serve_mode": "training"})
+    assert flow.matches(WorkflowCase("export", "format=tf_saved_model-frozen=none")) and not flow.matches(S)
+    assert not entry(match={"variant": "format=tf_saved_model-frozen=none"}, observed={"error": "E"}).matches(
+        WorkflowCase("export", "format=tf_saved_model-frozen=none"))
 
 
 @pytest.mark.parametrize("spec, version, applies", [("", "3.15.1", True), (">=3.0,<3.16", "3.15.1", True),
@@ -94,7 +112,7 @@ def test_errors_are_matched_by_prefix():
 
 @pytest.mark.parametrize("target", sorted(TARGETS))
 def test_builtin_files_load(target):
-    for d in dev.builtin(target):
+    for d in dev.builtin(target, vocabulary()):
         assert d.source.startswith("https://") and d.reason
 
 
@@ -102,4 +120,4 @@ def test_unreadable_file_is_a_one_line_error(tmp_path):
     p = tmp_path / "d.toml"
     p.write_text("[[deviation]\n")
     with pytest.raises(dev.DeviationFileError, match="cannot read deviation file"):
-        dev.load_file(p)
+        dev.load_file(p, vocabulary())

@@ -5,18 +5,18 @@ import re
 
 import pytest
 
-from bn_behaviour import cli, documents
-from bn_behaviour.recipes import RECIPES
-from bn_behaviour.rulebook import STATEMENTS
-from bn_behaviour.rules import CHECKS
-from bn_behaviour.scenario import generate
+from bn_behaviour import cli
+from bn_behaviour.cases.scenario import generate
+from bn_behaviour.report import documents
+from bn_behaviour.rules import RULES
+from bn_behaviour.rules.recipes import RECIPES
+from bn_behaviour.rules.rulebook import STATEMENTS
+from bn_behaviour.rules.tf2 import CHECKS
 from bn_behaviour.targets import TARGETS
 
 
 def _merged(violated_for=lambda s: []):
     """Every scenario of the tf2 and tf1 matrices, observed as the rule predicts, with chosen violations."""
-    from bn_behaviour.rules import expected_by
-
     targets, rows = [], {}
     for name in ("keras-tensorflow", "tf1"):
         t = TARGETS[name]
@@ -25,7 +25,7 @@ def _merged(violated_for=lambda s: []):
         for s in t.scenarios():
             violated = violated_for(s)
             rows.setdefault(s.id, {})[name] = {
-                "id": s.id, "scenario": s.axes(), "observed": expected_by(t.rule, s), "violated": violated,
+                "id": s.id, "scenario": s.axes(), "observed": RULES[t.rule](s), "violated": violated,
                 "status": "deviation" if violated else "pass", "deviation": "d-1" if violated else None,
                 "deviation_source": "https://example.org/d-1" if violated else None}
     return {"targets": targets, "skipped_targets": {}, "rows": [{"id": k, "cases": rows[k]} for k in sorted(rows)]}

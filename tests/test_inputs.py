@@ -2,9 +2,9 @@
 
 import numpy as np
 
-from bn_behaviour import inputs
-from bn_behaviour import reference as ref
-from bn_behaviour.observation import ATOL, RTOL
+from bn_behaviour.cases import inputs
+from bn_behaviour.rules import reference as ref
+from bn_behaviour.rules.observation import ATOL, RTOL
 
 
 def _gap(moving_mean, moving_var):

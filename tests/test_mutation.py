@@ -2,7 +2,7 @@
 
 One fresh Keras 3 / TensorFlow process (the test process may hold Keras on
 another backend) runs :data:`SUBSET` on every layer of the catalogue through
-``bn_behaviour.case.observe`` and returns the rules each case violates.  A
+the main matrix's ``observe`` and returns the rules each case violates.  A
 mutant is caught when some case violates the rule its ``BREAKS`` names; the
 controls (the genuine layer, the unchanged split, the faithful
 re-implementation) must violate nothing.  The kill table is recorded on the
@@ -19,9 +19,10 @@ from pathlib import Path
 
 import pytest
 
-from bn_behaviour import deviations as dev
-from bn_behaviour.rules import CHECKS
-from bn_behaviour.scenario import Scenario
+from bn_behaviour.cases.scenario import Scenario
+from bn_behaviour.matrices import known_deviations
+from bn_behaviour.rules import deviations as dev
+from bn_behaviour.rules.tf2 import CHECKS
 from bn_behaviour.targets import TARGETS
 
 #: Starts other Python processes (a framework import each): run with `pytest -m harness`.
@@ -69,8 +70,8 @@ target.load_driver()
 # The driver's clear_session() runs gc.collect() before every case; freezing the
 # import-time heap (TensorFlow's modules) makes each collection skip it: ~0.2 s a case.
 gc.freeze()
-from bn_behaviour.case import observe
-from bn_behaviour.scenario import Scenario
+from bn_behaviour.cases.scenario import Scenario
+from bn_behaviour.matrices import MATRICES
 from bn_behaviour.targets.common import format_error
 
 out = []
@@ -79,7 +80,7 @@ for kind, layers in (("control", mutants.CONTROLS), ("mutant", mutants.MUTANTS))
         runs = []
         for sid in ids:
             try:
-                runs.append([sid, observe(target, Scenario.from_id(sid), cls).violations])
+                runs.append([sid, MATRICES['main'].observe(target, Scenario.from_id(sid), cls).violations])
             except Exception as e:  # the driver itself failed: not a catch
                 runs.append([sid, {"crash": format_error(e)}])
         out.append({"name": cls.__name__, "kind": kind, "breaks": getattr(cls, "BREAKS", None), "runs": runs})
@@ -130,7 +131,7 @@ def test_subset_is_documented_behaviour():
     """Each case of SUBSET runs on the target and has no known deviation of the genuine layer,
     so a violation there is the layer's own doing."""
     target = TARGETS[TARGET]
-    entries = dev.applicable(dev.builtin(TARGET), target.version())
+    entries = known_deviations(target)
     runnable = set(target.scenarios())
     assert [s.id for s in SUBSET if s not in runnable] == []
     assert {s.id: dev.find(entries, s).id for s in SUBSET if dev.find(entries, s)} == {}

@@ -16,9 +16,10 @@ from pathlib import Path
 
 import pytest
 
-from bn_behaviour.page import html
-from bn_behaviour.scenario import generate
-from bn_behaviour.setting import case_from_id, generate as generate_settings
+from bn_behaviour import matrices
+from bn_behaviour.matrices import MATRICES, case_from_id
+from bn_behaviour.report.page import html
+from bn_behaviour.targets import TARGETS
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 CHROMEDRIVER = shutil.which("chromedriver")
@@ -26,26 +27,30 @@ webdriver = pytest.importorskip("selenium.webdriver", reason="selenium is not in
 pytestmark = [pytest.mark.harness, pytest.mark.skipif(
     not (CHROMIUM and CHROMEDRIVER), reason="needs Chromium and ChromeDriver (apt-get install chromium chromium-driver)"
 )]
-FILTERS = [{"model": "nested", "path": "fit"}, {"path": "fit", "setting": "channels_last"}]
+FILTERS = [{"model": "nested", "path": "fit"}, {"path": "fit", "setting": "channels_last"},
+           {"input": "4d", "model": "functional"}]
 
 
 def _matches(row_id: str, wanted: dict) -> bool:
-    axes = case_from_id(row_id).axes()  # a workflow row has none of the scenario's axes
+    axes = case_from_id(row_id)[1].axes()  # a workflow row has none of the scenario's axes
     return all(axes.get(k) == v for k, v in wanted.items())
 
 
 def _synthetic_page(folder: Path) -> Path:
-    rows, settings_rows = [], []
-    for i, s in enumerate(generate() + generate_settings("keras-tensorflow")):
-        error = "ValueError: <script>alert(1)</script>" if i % 97 == 0 else None
-        mix = sum(map(ord, s.id))
-        case = {"status": ("pass", "deviation", "fail")[mix % 3], "deviation": "d", "deviation_source": "https://x.org",
-                "observed": {"mode": ("training", "inference")[mix % 2], "moving_stats": "updated",
-                             "affine": "n/a", "error": error}}
-        (settings_rows if hasattr(s, "setting") else rows).append({"id": s.id, "cases": {"keras-tensorflow": case}})
-    merged = {"targets": [{"name": "keras-tensorflow", "versions": {"keras": "3"}, "counts": {}}],
-              "skipped_targets": {"tf1": "tensorflow is not installed"}, "rows": rows,
-              "settings_rows": settings_rows}
+    """Every tf_keras case of the layer matrices (main, fused, settings) with made-up cells."""
+    merged = {"targets": [{"name": "tf_keras", "versions": {"tf_keras": "2"}, "counts": {}}],
+              "skipped_targets": {"tf1": "tensorflow is not installed"}}
+    i = 0
+    for name, cases in matrices.generate(TARGETS["tf_keras"]).items():
+        rows = merged.setdefault(MATRICES[name].rows_key, [])
+        for s in cases if MATRICES[name].cell_fields else ():
+            error = "ValueError: <script>alert(1)</script>" if i % 97 == 0 else None
+            mix, i = sum(map(ord, s.id)), i + 1
+            case = {"status": ("pass", "deviation", "fail")[mix % 3], "deviation": "d",
+                    "deviation_source": "https://x.org",
+                    "observed": {"mode": ("training", "inference")[mix % 2], "moving_stats": "updated",
+                                 "affine": "n/a", "error": error}}
+            rows.append({"id": s.id, "cases": {"tf_keras": case}})
     path = folder / "behaviour.html"
     path.write_text(html(merged))
     return path
@@ -72,7 +77,7 @@ def page(tmp_path) -> Path:
     return Path(given).resolve() if given else _synthetic_page(tmp_path)
 
 
-@pytest.mark.parametrize("wanted", FILTERS, ids=["model-and-path", "path-and-setting"])
+@pytest.mark.parametrize("wanted", FILTERS, ids=["model-and-path", "path-and-setting", "fused-input-and-model"])
 def test_filter_leaves_exactly_the_matching_rows_and_screenshots(browser, page, tmp_path, wanted):
     from selenium.webdriver.common.by import By
     from selenium.webdriver.support.ui import Select

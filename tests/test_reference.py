@@ -21,7 +21,7 @@ import numpy as np
 import pytest
 from numpy.testing import assert_allclose
 
-from bn_behaviour import reference as ref
+from bn_behaviour.rules import reference as ref
 
 SEED_PIXEL = np.array([4.0, 5.0, 9.0, 0.0])
 SEED_INFERENCE_OUT = np.array([9.0, 11.0, 19.0, 1.0])
@@ -144,10 +144,9 @@ def test_channel_axis_first():
 def test_ghost_batches_differ_from_the_whole_batch_and_from_each_other():
     """The suite's batch tells a ghost-batch output from a whole-batch one for every split into
     sub-batches of 4, and the two ways tf_keras could split it (contiguous, strided) apart."""
-    from bn_behaviour import inputs
-    from bn_behaviour.observation import _close
-
-    from bn_behaviour import reference
+    from bn_behaviour.cases import inputs
+    from bn_behaviour.rules import reference
+    from bn_behaviour.rules.observation import _close
 
     x, g, b = inputs.batch(), np.full(3, 2.0), np.ones(3)
     whole = reference.training_output(x, g, b)
@@ -161,11 +160,10 @@ def test_ghost_batches_differ_from_the_whole_batch_and_from_each_other():
 def test_renorm_clipping_of_the_setting_bites_on_the_suite_batch():
     """With the settings matrix's clipping, d is clipped on every channel and r on those whose batch
     sigma exceeds 1.5, so the renorm output is neither plain batch normalisation nor inference."""
-    from bn_behaviour import inputs
-    from bn_behaviour.observation import _close
-    from bn_behaviour.setting import RENORM_CLIPPING
-
-    from bn_behaviour import reference
+    from bn_behaviour.cases import inputs
+    from bn_behaviour.cases.setting import RENORM_CLIPPING
+    from bn_behaviour.rules import reference
+    from bn_behaviour.rules.observation import _close
 
     x, g, b = inputs.batch(), np.full(3, 2.0), np.ones(3)
     r, d = reference.renorm_correction(x, np.zeros(3), np.ones(3), RENORM_CLIPPING)
@@ -178,7 +176,7 @@ def test_renorm_clipping_of_the_setting_bites_on_the_suite_batch():
 
 def test_renorm_moving_stats_average_sigma_not_variance():
     """Algorithm 1 of the Batch Renormalization paper averages sigma; hand-derived on two samples."""
-    from bn_behaviour import reference
+    from bn_behaviour.rules import reference
 
     mean, var = reference.renorm_moving_stats(np.array([[0.0], [4.0]]), np.zeros(1), np.ones(1), momentum=0.5,
                                               epsilon=0.0)

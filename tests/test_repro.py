@@ -12,10 +12,10 @@ import sys
 import numpy as np
 import pytest
 
-from bn_behaviour.observation import ATOL, RTOL, STATE_NAMES
-from bn_behaviour.repro import snippet
-from bn_behaviour.scenario import Scenario
+from bn_behaviour.cases.scenario import Scenario
+from bn_behaviour.rules.observation import ATOL, RTOL, STATE_NAMES
 from bn_behaviour.targets import TARGETS
+from bn_behaviour.targets.repro import snippet
 
 #: Starts other Python processes (a framework import each): run with `pytest -m harness`.
 pytestmark = pytest.mark.harness
@@ -35,19 +35,19 @@ SCENARIOS = [
 # each snippet in its own namespace, then the driver on the same scenario.
 RUNNER = """
 import contextlib, io, json, sys
-from bn_behaviour.case import observe
-from bn_behaviour.scenario import Scenario
+from bn_behaviour.cases.scenario import Scenario
 from bn_behaviour.targets import require
+from bn_behaviour.targets.common import Setup
 
 out = []
 for sid, code in json.load(sys.stdin):
     buf = io.StringIO()
     with contextlib.redirect_stdout(buf):
         exec(code, {"__name__": "__snippet__"})
-    raw = observe(require(%r), Scenario.from_id(sid)).raw
-    driver = {k: v.tolist() for k, v in raw.after.items()}
-    if raw.output is not None:
-        driver["output[0]"] = raw.output[0].tolist()
+    facts = require(%r).load_driver().run(Scenario.from_id(sid), Setup())
+    driver = {k: v.tolist() for k, v in facts.after.items()}
+    if facts.output is not None:
+        driver["output[0]"] = facts.output[0].tolist()
     out.append([buf.getvalue(), driver])
 print(json.dumps(out))
 """ % TARGET

@@ -2,11 +2,11 @@
 
 import pytest
 
-from bn_behaviour.rules import expected, trainable_states, violations
-from bn_behaviour.scenario import Scenario, generate
+from bn_behaviour.cases.scenario import Scenario, generate
+from bn_behaviour.rules.tf2 import expected, trainable_states, violations
 
 
-def S(model, frozen, when, path, training="none"):
+def scen(model, frozen, when, path, training="none"):
     return Scenario(model, frozen, when, path, training)
 
 
@@ -14,23 +14,23 @@ def S(model, frozen, when, path, training="none"):
     "scenario, mode, moving, affine",
     [
         # BN: "trainable = False on the layer means that the layer will be subsequently run in inference mode"
-        (S("layer", "layer", "before_compile", "call", "true"), "inference", "unchanged", "n/a"),
-        (S("layer", "none", "before_compile", "call", "true"), "training", "updated", "n/a"),
+        (scen("layer", "layer", "before_compile", "call", "true"), "inference", "unchanged", "n/a"),
+        (scen("layer", "none", "before_compile", "call", "true"), "training", "updated", "n/a"),
         # FAQ: no training argument outside fit() means inference
-        (S("layer", "none", "before_compile", "call", "none"), "inference", "unchanged", "n/a"),
+        (scen("layer", "none", "before_compile", "call", "none"), "inference", "unchanged", "n/a"),
         # fit() runs in training mode and trains gamma/beta
-        (S("functional", "none", "before_compile", "fit"), "training", "updated", "updated"),
+        (scen("functional", "none", "before_compile", "fit"), "training", "updated", "updated"),
         # BN: trainable on a model reaches every inner layer
-        (S("nested", "outer_model", "before_compile", "fit"), "inference", "unchanged", "unchanged"),
+        (scen("nested", "outer_model", "before_compile", "fit"), "inference", "unchanged", "unchanged"),
         # BN: a change after compile() counts only after compile() again
-        (S("functional", "layer", "after_compile", "fit"), "training", "updated", "updated"),
-        (S("functional", "layer", "after_compile_recompile", "fit"), "inference", "unchanged", "unchanged"),
-        (S("functional", "unfrozen", "after_fit", "fit"), "inference", "unchanged", "unchanged"),
-        (S("functional", "unfrozen", "after_fit_recompile", "fit"), "training", "updated", "updated"),
+        (scen("functional", "layer", "after_compile", "fit"), "training", "updated", "updated"),
+        (scen("functional", "layer", "after_compile_recompile", "fit"), "inference", "unchanged", "unchanged"),
+        (scen("functional", "unfrozen", "after_fit", "fit"), "inference", "unchanged", "unchanged"),
+        (scen("functional", "unfrozen", "after_fit_recompile", "fit"), "training", "updated", "updated"),
         # GUIDE: base(inputs, training=False) stays in inference mode when unfrozen, weights still train
-        (S("base_training_false", "unfrozen", "after_fit_recompile", "fit"), "inference", "unchanged", "updated"),
+        (scen("base_training_false", "unfrozen", "after_fit_recompile", "fit"), "inference", "unchanged", "updated"),
         # evaluate()/predict() never train
-        (S("functional", "none", "before_compile", "evaluate"), "inference", "unchanged", "n/a"),
+        (scen("functional", "none", "before_compile", "evaluate"), "inference", "unchanged", "n/a"),
     ],
     ids=lambda v: v.id if isinstance(v, Scenario) else None,
 )
@@ -42,14 +42,14 @@ def test_documented_expectations(scenario, mode, moving, affine):
 def test_outer_then_layer_trains_statistics_but_not_gamma_beta():
     """The layer is trainable again (training mode), but the frozen outer model lists no
     trainable weights, so fit() has nothing to update."""
-    e = expected(S("functional", "outer_then_layer", "before_compile", "fit"))
+    e = expected(scen("functional", "outer_then_layer", "before_compile", "fit"))
     assert (e["mode"], e["affine"], e["trainable_weights"], e["model_trainable_weights"]) == (
         "training", "unchanged", ["beta", "gamma"], []
     )
 
 
 def test_states_follow_the_recursive_rule():
-    initial, after = trainable_states(S("nested", "inner_model", "after_fit", "fit"))
+    initial, after = trainable_states(scen("nested", "inner_model", "after_fit", "fit"))
     assert initial == {"layer": True, "inner": True, "outer": True}
     assert after == {"layer": False, "inner": False, "outer": True}
 
@@ -62,11 +62,11 @@ def test_every_scenario_has_a_complete_expectation():
 
 
 def test_an_observation_equal_to_the_expectation_breaks_no_rule():
-    s = S("functional", "layer", "before_compile", "fit")
+    s = scen("functional", "layer", "before_compile", "fit")
     assert violations(s, dict(expected(s))) == {}
 
 
 def test_each_broken_field_names_its_rule():
-    s = S("functional", "layer", "before_compile", "fit")
+    s = scen("functional", "layer", "before_compile", "fit")
     obs = dict(expected(s), mode="training", moving_stats="updated", error="ValueError: x")
     assert sorted(violations(s, obs)) == ["mode", "moving_stats", "no_error"]

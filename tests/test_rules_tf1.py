@@ -1,17 +1,15 @@
 """The documented TF1 rule, checked against the sentences of the docs it cites (no TensorFlow)."""
 
-import subprocess
-import sys
 
 import pytest
 
-from bn_behaviour import rules, rules_tf1
-from bn_behaviour.rules_tf1 import expected
-from bn_behaviour.scenario import Scenario
+from bn_behaviour.cases.scenario import Scenario
+from bn_behaviour.rules import RULES, tf2
+from bn_behaviour.rules.tf1 import expected
 from bn_behaviour.targets import TARGETS
 
 
-def S(frozen, path, training):
+def scen(frozen, path, training):
     return Scenario("layer", frozen, "before_compile", path, training)
 
 
@@ -20,20 +18,20 @@ def S(frozen, path, training):
     [
         # API training: "training mode (normalized with statistics of the current batch)";
         # API Note: the moving statistics are updated when the UPDATE_OPS run.
-        (S("none", "call", "true"), "training", "updated", "n/a"),
+        (scen("none", "call", "true"), "training", "updated", "n/a"),
         # API training: "inference mode (normalized with moving statistics)"
-        (S("none", "call", "false"), "inference", "unchanged", "n/a"),
+        (scen("none", "call", "false"), "inference", "unchanged", "n/a"),
         # API: training defaults to False, so no argument means inference
-        (S("none", "call", "none"), "inference", "unchanged", "n/a"),
+        (scen("none", "call", "none"), "inference", "unchanged", "n/a"),
         # TF2 doc: "In 1.*, setting layer.trainable = False would freeze the layer
         # but would not switch it to inference mode."
-        (S("layer_ctor", "call", "true"), "training", "updated", "n/a"),
-        (S("layer_ctor", "call", "false"), "inference", "unchanged", "n/a"),
+        (scen("layer_ctor", "call", "true"), "training", "updated", "n/a"),
+        (scen("layer_ctor", "call", "false"), "inference", "unchanged", "n/a"),
         # OPT: minimize() updates TRAINABLE_VARIABLES; API trainable: gamma/beta are in it only if True
-        (S("none", "custom_loop", "true"), "training", "updated", "updated"),
-        (S("none", "custom_loop", "none"), "inference", "unchanged", "updated"),
-        (S("layer_ctor", "custom_loop", "true"), "training", "updated", "unchanged"),
-        (S("layer_ctor", "custom_loop", "false"), "inference", "unchanged", "unchanged"),
+        (scen("none", "custom_loop", "true"), "training", "updated", "updated"),
+        (scen("none", "custom_loop", "none"), "inference", "unchanged", "updated"),
+        (scen("layer_ctor", "custom_loop", "true"), "training", "updated", "unchanged"),
+        (scen("layer_ctor", "custom_loop", "false"), "inference", "unchanged", "unchanged"),
     ],
     ids=lambda v: v.id if isinstance(v, Scenario) else None,
 )
@@ -46,7 +44,7 @@ def test_documented_expectations(scenario, mode, moving, affine):
 def test_trainable_false_only_leaves_trainable_variables(path):
     """API trainable: "if True also add variables to the graph collection
     GraphKeys.TRAINABLE_VARIABLES"; the moving statistics are never in it."""
-    frozen, free = expected(S("layer_ctor", path, "true")), expected(S("none", path, "true"))
+    frozen, free = expected(scen("layer_ctor", path, "true")), expected(scen("none", path, "true"))
     assert free["trainable_weights"] == free["model_trainable_weights"] == ["beta", "gamma"]
     assert free["non_trainable_weights"] == ["moving_mean", "moving_variance"]
     assert frozen["trainable_weights"] == frozen["model_trainable_weights"] == []
@@ -55,30 +53,23 @@ def test_trainable_false_only_leaves_trainable_variables(path):
 
 def test_tf1_and_tf2_rules_differ_exactly_on_frozen_training():
     """The seed's point: trainable=False switches to inference mode in TF2 only."""
-    s = S("layer_ctor", "call", "true")
-    assert rules.expected(s)["mode"] == "inference"
+    s = scen("layer_ctor", "call", "true")
+    assert tf2.expected(s)["mode"] == "inference"
     assert expected(s)["mode"] == "training"
-    assert rules.expected(S("none", "call", "true"))["mode"] == expected(S("none", "call", "true"))["mode"]
+    assert tf2.expected(scen("none", "call", "true"))["mode"] == expected(scen("none", "call", "true"))["mode"]
 
 
 def test_registered_next_to_the_unchanged_tf2_rule():
-    assert rules.RULES["tf1"] is rules_tf1.expected
-    assert rules.RULES["tf2"] is rules.expected
+    assert RULES["tf1"] is expected
+    assert RULES["tf2"] is tf2.expected
     assert TARGETS["tf1"].rule == "tf1"
 
 
 def test_every_tf1_scenario_has_a_complete_expectation():
     scenarios = TARGETS["tf1"].scenarios()
     assert len(scenarios) == 12  # layer x {none, layer_ctor} x {call, custom_loop} x 3 training values
-    keys = set(rules.expected(scenarios[0]))
+    keys = set(tf2.expected(scenarios[0]))
     for s in scenarios:
-        e = rules.expected_by("tf1", s)
+        e = RULES["tf1"](s)
         assert set(e) == keys and e["mode"] in ("training", "inference")
-        assert rules.violations(s, e, e) == {}
-
-
-def test_rule_module_is_import_cycle_free():
-    """rules_tf1 imports nothing from bn_behaviour.rules (which imports it to register it)."""
-    code = "import sys, bn_behaviour.rules_tf1; print('bn_behaviour.rules' in sys.modules)"
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
-    assert out.stdout.strip() == "False"
+        assert tf2.violations(s, e, e) == {}

@@ -2,7 +2,7 @@
 
 import pytest
 
-from bn_behaviour.scenario import AXES, Scenario, all_combinations, excluded, exclusion_reason, generate
+from bn_behaviour.cases.scenario import AXES, Scenario, all_combinations, excluded, exclusion_reason, generate
 
 
 def test_several_hundred_scenarios():

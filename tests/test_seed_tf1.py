@@ -40,8 +40,8 @@ from test_reference import (
     seed_image,
 )
 
-from bn_behaviour import reference as ref
-from bn_behaviour.observation import ATOL, RTOL
+from bn_behaviour.rules import reference as ref
+from bn_behaviour.rules.observation import ATOL, RTOL
 from bn_behaviour.targets import TARGETS
 
 #: Starts other Python processes (a framework import each): run with `pytest -m harness`.

@@ -1,13 +1,18 @@
-"""The settings matrix's data and helpers (bn_behaviour/setting.py, rules_setting.py)."""
+"""The settings matrix's data and helpers (bn_behaviour/cases/setting.py, rules/setting.py)."""
 
 from pathlib import Path
 
 import numpy as np
 import pytest
 
-from bn_behaviour import reference, setting
-from bn_behaviour.rules_setting import expected
-from bn_behaviour.setting import KERAS_TARGETS, SETTINGS, SettingCase, all_cases, exclusion_reason, generate
+from bn_behaviour.cases import setting
+from bn_behaviour.cases.setting import SETTINGS, SettingCase, all_cases
+from bn_behaviour.matrices import MATRICES, why_not
+from bn_behaviour.rules import reference
+from bn_behaviour.rules.setting import expected
+from bn_behaviour.targets import TARGETS
+
+MATRIX = MATRICES["settings"]
 
 
 def test_ids_round_trip_and_extend_the_core_scenario_id():
@@ -19,17 +24,24 @@ def test_ids_round_trip_and_extend_the_core_scenario_id():
 def test_published_setting_ids_still_exist():
     """Once published a row keeps its ID: every listed ID is still generated for some target."""
     published = Path(__file__).with_name("published_setting_ids.txt").read_text().split()
-    current = {c.id for t in KERAS_TARGETS for c in generate(t)}
+    current = {c.id for t in TARGETS.values() for c in MATRIX.cases_for(t)}
     assert published and not set(published) - current
+
+
+def test_case_counts_per_target():
+    """87 cases on each Keras 3 backend, 105 on tf_keras (its fused, unfused, virtual-batch and SavedModel
+    settings), none on tf1 (the settings matrix follows the tf2 rule)."""
+    counts = {name: len(MATRIX.cases_for(t)) for name, t in TARGETS.items()}
+    assert counts == {"keras-tensorflow": 87, "keras-jax": 87, "keras-torch": 87, "tf_keras": 105, "tf1": 0}
 
 
 def test_every_setting_runs_somewhere_and_every_exclusion_says_why():
     for name in SETTINGS:
-        assert any(c.setting == name for t in KERAS_TARGETS for c in generate(t)), name
+        assert any(c.setting == name for t in TARGETS.values() for c in MATRIX.cases_for(t)), name
     for case in all_cases():
-        for target in KERAS_TARGETS:
-            why = exclusion_reason(case, target)
-            assert why is None or why.startswith(("setting=", "precision=")), why
+        for target in TARGETS.values():
+            why = why_not(target, case)
+            assert why is None or why.startswith(("setting=", "precision=")) or why == target.lacks("settings"), why
 
 
 def test_descriptions_are_unique_sentences():
@@ -46,7 +58,7 @@ def test_rounding_to_the_compute_dtype_is_within_half_an_ulp(dtype, ulp):
 
 def test_precision_tolerance_stays_far_below_the_mode_gap():
     """The widest output tolerance must still separate training from inference mode on every setting's data."""
-    tol = max(p.tolerance for p in setting.PRECISIONS.values())
+    tol = max(p.tolerance or 0 for p in setting.PRECISIONS.values())
     for name in SETTINGS:
         case = SettingCase(setting.CORES[0], name, "float32")
         st, d = SETTINGS[name], setting.data(case)

@@ -7,7 +7,7 @@ import json
 
 import pytest
 
-from bn_behaviour.scenario import Scenario
+from bn_behaviour.cases.scenario import Scenario
 from bn_behaviour.targets import TARGETS
 
 #: Starts other Python processes (a framework import each): run with `pytest -m harness`.

@@ -13,6 +13,8 @@ dtype('float32')
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 
 BATCH_SIZE = 8
@@ -23,6 +25,11 @@ GAMMA = 2.0
 BETA = 1.0
 MOVING_MEAN = 0.0
 MOVING_VARIANCE = 1.0
+#: ``momentum`` and ``epsilon`` every case passes to the layer: the documented defaults of Keras'
+#: BatchNormalization (its docstring), passed explicitly so the reference never reads them back
+#: from the layer under test.  Settings override them.
+MOMENTUM = 0.99
+EPSILON = 1e-3
 #: Learning rate of the SGD optimiser used by every training path.
 LEARNING_RATE = 0.1
 
@@ -48,3 +55,46 @@ def warmup_batch() -> np.ndarray:
 def target() -> np.ndarray:
     """Regression targets for the loss (mean squared error)."""
     return _draw(2, 0.0, 1.0)
+
+
+#: The (N, H, W, C) images of the 4-D cases: the seeded samples as two 2x2 images, so each
+#: channel holds the same 8 values as the flat batch and the separations tests/test_inputs.py
+#: proves (modes, variance conventions) hold.
+IMAGE_SHAPE = (2, 2, 2, CHANNELS)
+
+
+@dataclass(frozen=True)
+class Data:
+    """The batches one case runs on: observed ``x``, warm-up ``warm``, targets ``y``."""
+
+    x: np.ndarray
+    warm: np.ndarray
+    y: np.ndarray
+
+    @property
+    def shape(self) -> tuple[int, ...]:
+        """The per-sample shape (what ``Input(shape)`` takes)."""
+        return tuple(self.x.shape[1:])
+
+    @property
+    def batch_size(self) -> int:
+        return int(self.x.shape[0])
+
+
+def flat_data() -> Data:
+    """The (N, C) batches of the main matrix.
+
+    >>> flat_data().x.shape
+    (8, 3)
+    """
+    return Data(batch(), warmup_batch(), target())
+
+
+def image_data() -> Data:
+    """The same batches reshaped to (N, H, W, C) images.
+
+    >>> image_data().x.shape
+    (2, 2, 2, 3)
+    """
+    flat = flat_data()
+    return Data(*(a.reshape(IMAGE_SHAPE) for a in (flat.x, flat.warm, flat.y)))

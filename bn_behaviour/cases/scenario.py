@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import itertools
 from dataclasses import asdict, dataclass
-from typing import Iterator
+from typing import ClassVar, Iterator
 
 #: Every axis, in ID order, with its values and what each value means.
 AXES: dict[str, dict[str, str]] = {
@@ -86,7 +86,10 @@ FROZEN_NEEDS_MODEL = frozenset({"outer_model", "outer_then_layer"})
 
 @dataclass(frozen=True, order=True)
 class Scenario:
-    """One point of the matrix."""
+    """One point of the main matrix."""
+
+    AXES: ClassVar[dict[str, dict[str, str]]]  # set below: the module's AXES
+    PATTERN_NEEDS: ClassVar[frozenset[str]] = frozenset()
 
     model: str
     frozen: str
@@ -116,6 +119,8 @@ class Scenario:
         'call'
         """
         model, *rest = scenario_id.split("-")
+        if not all("=" in part for part in rest):
+            raise ValueError(f"not a scenario ID: {scenario_id!r}")
         values = dict(part.split("=", 1) for part in rest)
         if sorted(values) != sorted(list(AXES)[1:]):
             raise ValueError(f"not a scenario ID: {scenario_id!r}")
@@ -127,8 +132,8 @@ class Scenario:
     def describe(self) -> str:
         """The row's one-sentence, plain-English description (documents cite it with the ID).
 
-        >>> Scenario("functional", "layer", "after_compile", "fit", "none").describe()
-        'A BatchNormalization in a functional model, frozen on the layer after compile() without compiling again, trained with fit().'
+        >>> print(Scenario("functional", "layer", "after_compile", "fit", "none").describe())  # doctest: +ELLIPSIS
+        A BatchNormalization in a functional model, frozen on the layer after compile() without compiling again, ...
         >>> Scenario("layer", "none", "before_compile", "call", "true").describe()
         'A bare BatchNormalization, nothing frozen, called eagerly with training=True.'
         """
@@ -138,6 +143,9 @@ class Scenario:
             frozen += " " + (_WHEN_TRACED if traced else _WHEN_PHRASE)[self.when]
         training = _TRAINING_PHRASE[self.training]
         return f"{_MODEL_PHRASE[self.model]}, {frozen}, {_PATH_PHRASE[self.path]}{training}."
+
+
+Scenario.AXES = AXES
 
 
 # The phrases describe() joins into a sentence, one per axis value.

@@ -7,28 +7,26 @@ a frozen call, ``fit()`` with and without a frozen layer, a custom training step
 ``scale``, ``momentum`` / ``epsilon``, a mask, the fused kernel, a save and load, inputs with a
 large offset) under one **precision** policy.  Its permanent ID is the core's
 ID followed by ``-setting=<name>-precision=<policy>``, so the rows cite the
-main matrix's.  Settings and precisions are data; which targets lack one is
-data too (with the reason).
+main matrix's.  Settings and precisions are data; which targets lack a
+setting, and why, is the target's (``Target.unsupported["setting"]``).
 
 >>> case = SettingCase(CORES[0], "channels_first", "float32")
 >>> case.id
 'layer-frozen=none-when=before_compile-path=call-training=true-setting=channels_first-precision=float32'
 >>> SettingCase.from_id(case.id) == case
 True
->>> {t: len(generate(t)) for t in KERAS_TARGETS}
-{'keras-tensorflow': 87, 'keras-jax': 87, 'keras-torch': 87, 'tf_keras': 105}
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, Optional
+from typing import Any, ClassVar, Optional
 
 import numpy as np
 
-from . import inputs, reference
-from .observation import RTOL
-from .scenario import Scenario
+from . import inputs
+from .inputs import EPSILON, MOMENTUM
+from .scenario import AXES, Scenario
 
 #: The main-matrix rows every setting runs (their rule is the same on every Keras-style target).
 CORES: tuple[Scenario, ...] = tuple(Scenario.from_id(i) for i in (
@@ -42,8 +40,6 @@ CORES: tuple[Scenario, ...] = tuple(Scenario.from_id(i) for i in (
 CALL_CORES = tuple(c for c in CORES if c.path == "call")
 #: Cores with a model around the layer (what can be saved and loaded).
 MODEL_CORES = tuple(c for c in CORES if c.model != "layer")
-KERAS3 = ("keras-tensorflow", "keras-jax", "keras-torch")
-KERAS_TARGETS = (*KERAS3, "tf_keras")
 #: The offset of ``large_offset`` inputs (the issue: mean 1e4, unit variance, float32).
 LARGE_OFFSET = 1e4
 #: float32 carries 24 bits: values near 1e4 are spaced 2**-10 ~ 1e-3 apart, so
@@ -61,16 +57,14 @@ class Setting:
     #: ``flat`` (N, C), ``image`` (N, H, W, C), ``image_nchw`` (N, C, H, W) or ``large_offset``.
     data: str = "flat"
     axis: int = -1
-    momentum: float = reference.MOMENTUM
-    epsilon: float = reference.EPSILON
+    momentum: float = MOMENTUM
+    epsilon: float = EPSILON
     mask: bool = False
-    #: Targets that run it; the others are excluded with ``missing``'s reason.
-    targets: tuple[str, ...] = KERAS_TARGETS
-    missing: str = "not a setting of this implementation"
     #: Cores it runs (masks are call arguments: call cores only).
     cores: tuple[Scenario, ...] = CORES
-    #: Targets whose moving-variance convention differs here (True: Bessel-corrected).
-    bessel: dict[str, bool] = field(default_factory=dict)
+    #: Whether a target with a fused kernel takes it here (tf_keras fuses 4-D input by default,
+    #: axis 1 or 3): the moving-variance convention is then the target's ``fused_bessel``.
+    fused_kernel: bool = False
     #: Output tolerance, when float32 arithmetic on the inputs cannot meet the default.
     tolerance: Optional[float] = None
     #: gamma / beta that exist (center=False has no beta, scale=False no gamma).
@@ -90,31 +84,24 @@ class Setting:
 #: 1.5 to 3 here) and d (|mu_B - mu| / sigma, 2 to 5) are clipped, so the corrected output differs
 #: from both plain batch normalisation and inference, and the documented clipping is exercised.
 RENORM_CLIPPING = {"rmax": 1.5, "dmax": 0.5}
-#: Keras 3 gained renorm in 3.14; tf_keras has always had it.
-RENORM_TARGETS = KERAS_TARGETS
-
 SETTINGS: dict[str, Setting] = {s.name: s for s in (
     Setting("default", "the main matrix's layer: (N, C) inputs, axis=-1"),
-    Setting("channels_last", "(N, H, W, C) images, axis=-1", data="image",
-            bessel={"tf_keras": True}),  # tf_keras fuses 4-D input by default: see test_fused.py
+    Setting("channels_last", "(N, H, W, C) images, axis=-1", data="image", fused_kernel=True),
     Setting("channels_first", "(N, C, H, W) images, axis=1", layer={"axis": 1}, data="image_nchw", axis=1,
-            bessel={"tf_keras": True}),  # tf_keras fuses 4-D input with axis 1 or 3 by default
+            fused_kernel=True),
     Setting("no_center", "center=False: no beta", layer={"center": False}, affine=("gamma",)),
     Setting("no_scale", "scale=False: no gamma", layer={"scale": False}, affine=("beta",)),
     Setting("momentum", "momentum=0.5", momentum=0.5),
     Setting("epsilon", "epsilon=0.5", epsilon=0.5),
     Setting("masked", "a mask excluding the last two samples, passed to the call", mask=True,
-            targets=KERAS3, missing="tf_keras' BatchNormalization takes no mask", cores=CALL_CORES),
-    Setting("fused", "fused=True on (N, H, W, C) images", layer={"fused": True}, data="image",
-            targets=("tf_keras",), missing="only tf_keras has a fused argument", bessel={"tf_keras": True}),
-    Setting("unfused", "fused=False on (N, H, W, C) images", layer={"fused": False}, data="image",
-            targets=("tf_keras",), missing="only tf_keras has a fused argument"),
+            cores=CALL_CORES),
+    Setting("fused", "fused=True on (N, H, W, C) images", layer={"fused": True}, data="image", fused_kernel=True),
+    Setting("unfused", "fused=False on (N, H, W, C) images", layer={"fused": False}, data="image"),
     Setting("renorm", f"Batch Renormalization (renorm=True, renorm_clipping={RENORM_CLIPPING})",
-            layer={"renorm": True, "renorm_clipping": RENORM_CLIPPING}, renorm=True, targets=RENORM_TARGETS,
+            layer={"renorm": True, "renorm_clipping": RENORM_CLIPPING}, renorm=True,
             extra_variables=("moving_stddev", "renorm_mean", "renorm_stddev")),
     Setting("virtual_batch", "Ghost Batch Normalization: virtual_batch_size=4 on batches of 8",
-            layer={"virtual_batch_size": 4}, virtual_batch=4, targets=("tf_keras",),
-            missing="virtual_batch_size is a tf_keras argument (Keras 3 has none)"),
+            layer={"virtual_batch_size": 4}, virtual_batch=4),
     Setting("large_offset", f"inputs with mean {LARGE_OFFSET:g} and unit variance (float32)",
             data="large_offset", tolerance=LARGE_OFFSET_TOL),
     Setting("saved_keras", "the model saved to a .keras file after the freeze and loaded back before it runs",
@@ -122,8 +109,7 @@ SETTINGS: dict[str, Setting] = {s.name: s for s in (
     Setting("saved_h5", "the model saved to a legacy HDF5 .h5 file after the freeze and loaded back",
             persist="h5", cores=MODEL_CORES),
     Setting("saved_tf", "the model saved as a TensorFlow SavedModel after the freeze and loaded back",
-            persist="tf", cores=MODEL_CORES, targets=("tf_keras",),
-            missing="Keras 3's model.save() takes .keras (and legacy .h5) only; SavedModel is export() for serving"),
+            persist="tf", cores=MODEL_CORES),
 )}
 
 
@@ -132,12 +118,13 @@ class Precision:
     name: str  #: the dtype policy's name
     #: NumPy rounding of a float32 array to the policy's compute dtype (what the layer receives).
     rounding: str
-    #: Output tolerance: half an ulp of the compute dtype near the outputs' magnitude (<= 8), x4.
-    tolerance: float
+    #: Output tolerance: half an ulp of the compute dtype near the outputs' magnitude (<= 8), x4;
+    #: None: the float32 tolerance of ``bn_behaviour.rules.observation``.
+    tolerance: Optional[float]
 
 
 PRECISIONS: dict[str, Precision] = {p.name: p for p in (
-    Precision("float32", "float32", RTOL),
+    Precision("float32", "float32", None),
     Precision("mixed_float16", "float16", 4 * 2.0**-11),
     Precision("mixed_bfloat16", "bfloat16", 4 * 2.0**-8),
 )}
@@ -174,6 +161,12 @@ def mask_for(x: np.ndarray) -> np.ndarray:
 
 @dataclass(frozen=True, order=True)
 class SettingCase:
+    """A core scenario with one layer setting under one precision policy."""
+
+    AXES: ClassVar[dict] = {**AXES, "setting": SETTINGS, "precision": PRECISIONS}
+    #: A pattern selects settings cases only when it names ``setting``.
+    PATTERN_NEEDS: ClassVar[frozenset[str]] = frozenset({"setting"})
+
     core: Scenario
     setting: str
     precision: str
@@ -200,8 +193,10 @@ class SettingCase:
 
     @classmethod
     def from_id(cls, case_id: str) -> "SettingCase":
-        core, rest = case_id.split("-setting=", 1)
-        setting, precision = rest.split("-precision=", 1)
+        core, sep, rest = case_id.partition("-setting=")
+        setting, sep2, precision = rest.partition("-precision=")
+        if not (sep and sep2):
+            raise ValueError(f"not a settings-matrix ID: {case_id!r}")
         return cls(Scenario.from_id(core), setting, precision)
 
     def describe(self) -> str:
@@ -209,24 +204,9 @@ class SettingCase:
         return f"{self.core.describe()[:-1]}; {SETTINGS[self.setting].description}{policy}."
 
 
-def case_from_id(row_id: str):
-    """The Scenario (main matrix), SettingCase (settings matrix) or WorkflowCase a row ID names.
-
-    >>> case_from_id(CORES[0].id) == CORES[0], case_from_id(SettingCase(CORES[0], "epsilon", "float32").id).setting
-    (True, 'epsilon')
-    """
-    if row_id.startswith("workflow="):
-        from .workflow import WorkflowCase
-
-        return WorkflowCase.from_id(row_id)
-    return SettingCase.from_id(row_id) if "-setting=" in row_id else Scenario.from_id(row_id)
-
-
-def exclusion_reason(case: SettingCase, target: str) -> Optional[str]:
-    """Why ``case`` does not run on ``target``, or None."""
+def exclusion_reason(case: SettingCase) -> Optional[str]:
+    """Why ``case`` is not generated on any target, or None (a target's own gaps are the target's)."""
     st = SETTINGS[case.setting]
-    if target not in st.targets:
-        return f"setting={st.name} on {target}: {st.missing}"
     if case.core not in st.cores:
         return f"setting={st.name} runs the call scenarios only"
     if case.precision != "float32" and st.name not in MIXED_SETTINGS:
@@ -238,17 +218,15 @@ def all_cases() -> list[SettingCase]:
     return [SettingCase(c, s, p) for s in SETTINGS for p in PRECISIONS for c in CORES]
 
 
-def generate(target: str) -> list[SettingCase]:
-    """The settings matrix of ``target``, in a stable order."""
-    return [c for c in all_cases() if exclusion_reason(c, target) is None]
+def generate() -> list[SettingCase]:
+    """Every settings case some target may run, in a stable order."""
+    return [c for c in all_cases() if exclusion_reason(c) is None]
 
 
-def data(case: SettingCase):
-    """The batches of a case as ``targets.common.Data`` (observed, warm-up, targets), rounded to its precision."""
-    from .targets.common import Data, flat_data, image_data
-
+def data(case: SettingCase) -> inputs.Data:
+    """The batches of a case (observed, warm-up, targets), rounded to its precision."""
     st = SETTINGS[case.setting]
-    base = image_data() if st.data.startswith("image") else flat_data()
+    base = inputs.image_data() if st.data.startswith("image") else inputs.flat_data()
     x, warm, y = base.x, base.warm, base.y
     if st.data == "image_nchw":
         x, warm, y = (np.ascontiguousarray(a.transpose(0, 3, 1, 2)) for a in (x, warm, y))
@@ -256,4 +234,4 @@ def data(case: SettingCase):
         means, stds = np.array(inputs.CHANNEL_MEANS), np.array(inputs.CHANNEL_STDS)
         x, warm = ((LARGE_OFFSET + (a - means) / stds).astype(np.float32) for a in (x, warm))
     rounding = PRECISIONS[case.precision].rounding
-    return Data(round_to(x, rounding), round_to(warm, rounding), y)
+    return inputs.Data(round_to(x, rounding), round_to(warm, rounding), y)

@@ -14,6 +14,8 @@ import json
 from dataclasses import dataclass
 from pathlib import Path
 
+from .format import keyed_cases, target_entries
+
 #: Observation field -> the check (``bn_behaviour.rules.CHECKS``) it belongs to.
 FIELD_RULE = {
     "error": "no_error",
@@ -44,20 +46,14 @@ class Change:
 
 
 def load(path: str) -> tuple[dict[tuple[str, str], dict], dict[str, dict]]:
-    """Cases keyed by (target, scenario ID), and each target's description."""
+    """Cases keyed by (target, case ID), and each target's description."""
     try:
         data = json.loads(Path(path).read_text())
     except (OSError, ValueError) as e:
         raise ReportError(f"cannot read report {path}: {e}") from None
-    if "rows" in data:
-        rows = data["rows"] + data.get("settings_rows", []) + data.get("workflow_rows", [])
-        cases = {(t, row["id"]): c for row in rows for t, c in row["cases"].items()}
-        return cases, {t["name"]: t for t in data["targets"]}
-    if "cases" in data and "target" in data:
-        name = data["target"]["name"]
-        cases = data["cases"] + data.get("settings_cases", []) + data.get("workflow_cases", [])
-        return {(name, c["id"]): c for c in cases}, {name: data["target"]}
-    raise ReportError(f"{path} is not a bn-behaviour report (no 'rows' or 'cases')")
+    if not isinstance(data, dict) or not ("rows" in data or ("cases" in data and "target" in data)):
+        raise ReportError(f"{path} is not a bn-behaviour report (no 'rows' or 'cases')")
+    return keyed_cases(data), target_entries(data)
 
 
 def _value(observed: dict, key: str) -> str:

@@ -1,7 +1,8 @@
 """The published documents, rendered from a merged report (``behaviour.json``).
 
-``behaviour.md`` (the table), ``rules.md`` (each documented statement, per
-target) and ``fine-tuning.md`` (each recipe, per target).  Nothing here runs a
+``behaviour.md`` (the main table, then one section per other matrix of the
+registry), ``rules.md`` (each documented statement, per target) and
+``fine-tuning.md`` (each recipe, per target).  Nothing here runs a
 framework or holds an expectation: every verdict is read from the report, so
 the documents are regenerated, never edited, and CI checks they are current
 (``bn-behaviour docs --check``).  Rows are cited as ``behaviour.md#<ID>``.
@@ -12,12 +13,14 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Optional
 
-from .recipes import RECIPES, Recipe
-from .rulebook import STATEMENTS, Statement
-from .rules import expected_by
-from .scenario import Scenario
+from ..cases.scenario import Scenario
+from ..matrices import MATRICES
+from ..rules import RULES
+from ..rules.recipes import RECIPES, Recipe
+from ..rules.rulebook import STATEMENTS, Statement
+from ..targets import TARGETS
+from ..workflows import NAMES, WorkflowCase, module
 from .summary import STATUSES
-from .targets import TARGETS
 
 TABLE = "behaviour.md"
 _SHORT = {"training": "train", "inference": "infer", "updated": "upd", "unchanged": "same",
@@ -26,8 +29,12 @@ _SHORT = {"training": "train", "inference": "infer", "updated": "upd", "unchange
 EXAMPLES = 5
 
 
-def cell(case: Optional[dict], link: bool = False) -> str:
-    """One table cell: mode / moving stats / gamma-beta, then status marks.
+#: The cells of a table: the observation of one layer (main, fused and settings matrices).
+LAYER_FIELDS = ("mode", "moving_stats", "affine")
+
+
+def cell(case: Optional[dict], link: bool = False, fields: tuple[str, ...] = LAYER_FIELDS) -> str:
+    """One table cell: the ``fields`` of the observation (every fact when empty), then status marks.
 
     >>> cell({"observed": {"mode": "inference", "moving_stats": "unchanged", "affine": "n/a", "error": None},
     ...       "status": "pass"})
@@ -35,13 +42,15 @@ def cell(case: Optional[dict], link: bool = False) -> str:
     >>> cell({"observed": {"mode": "training", "moving_stats": "updated", "affine": "n/a", "error": None},
     ...       "status": "deviation", "deviation": "d1", "deviation_source": "https://x.org/1"}, link=True)
     'train / upd / - (deviation [d1](https://x.org/1))'
+    >>> cell({"observed": {"serve_mode": "inference", "error": None}, "status": "pass"}, fields=())
+    'serve_mode=infer'
     """
     if case is None:
         return ""
     o = case["observed"]
-    if "mode" in o:
-        text = " / ".join(_SHORT.get(o[k], o[k]) for k in ("mode", "moving_stats", "affine"))
-    else:  # a workflow case (bn_behaviour/workflows): its own facts
+    if fields:
+        text = " / ".join(_SHORT.get(o[k], o[k]) for k in fields)
+    else:
         text = ", ".join(f"{k}={_SHORT.get(str(v), v)}" for k, v in sorted(o.items()) if k != "error" and v is not None)
     if o.get("error"):
         text = f"error {o['error'].split(':')[0]}"
@@ -71,9 +80,10 @@ def _header(merged: dict, title: str, intro: str) -> list[str]:
     for t in merged["targets"]:
         versions = ", ".join(f"{k} {v}" for k, v in t.get("versions", {}).items())
         counts = ", ".join(f"{t['counts'][k]} {k}" for k in STATUSES if k in t["counts"])
-        for key, label in (("settings_counts", "settings matrix"), ("workflow_counts", "workflows")):
-            extra = t.get(key) or {}
+        for m in list(MATRICES.values())[1:]:
+            extra = t.get(m.counts_key) or {}
             if sum(extra.values()):
+                label = m.title[0].lower() + m.title[1:]
                 counts += f"; {label}: " + ", ".join(f"{extra[k]} {k}" for k in STATUSES if k in extra)
         lines.append(f"- **{t['name']}** ({versions}): {counts}")
     for name, why in merged.get("skipped_targets", {}).items():
@@ -81,77 +91,49 @@ def _header(merged: dict, title: str, intro: str) -> list[str]:
     return lines + [""]
 
 
-def behaviour_md(merged: dict) -> str:
-    names = [t["name"] for t in merged["targets"]]
-    lines = _header(merged, "BatchNormalization behaviour",
-                    "One row per scenario (its permanent ID and what it does), one column per target.")
-    lines += ["Cells: mode (train = batch statistics, infer = moving statistics) / moving statistics /"
-              " gamma-beta; a known deviation from the documented rule links to its source.", ""]
-    lines.append("| scenario | " + " | ".join(names) + " |")
-    lines.append("|---|" + "---|" * len(names))
-    for row in merged["rows"]:
-        s = Scenario.from_id(row["id"])
-        cells = [cell(row["cases"].get(n), link=True) for n in names]
-        lines.append(f'| <a id="{s.id}"></a>`{s.id}`<br>{s.describe()} | ' + " | ".join(cells) + " |")
-    if merged.get("settings_rows"):
-        lines += settings_table(merged, names)
-    if merged.get("workflow_rows"):
-        lines += workflow_table(merged, names)
-    return "\n".join(lines) + "\n"
-
-
-def _measured(case: Optional[dict]) -> str:
-    m = (case or {}).get("measured") or {}
-    parts = [f"{label} {m[key]:.1e}" for key, label in (("output_error", "output err"),
-                                                          ("batch_variance_error", "var err"))
-             if m.get(key) is not None]
-    return f" ({', '.join(parts)})" if parts else ""
-
-
-def settings_table(merged: dict, names: list[str]) -> list[str]:
-    """The settings matrix (bn_behaviour/setting.py): a core row with one layer setting and policy."""
-    from .setting import SettingCase
-
-    lines = ["", "## Settings matrix", "",
-             "A core row of the table above with one layer setting under one precision policy"
-             " (`bn_behaviour/setting.py`); the same cells, plus every variable float32. Rows with"
-             " inputs of a large offset also give the largest output error and the relative error"
-             " of the batch variance the moving update implies, against the float64 reference.", "",
-             "| case | " + " | ".join(names) + " |", "|---|" + "---|" * len(names)]
-    for row in merged["settings_rows"]:
-        c = SettingCase.from_id(row["id"])
+def _table(matrix, items: list, names: list[str]) -> list[str]:
+    """A table of (row, case) pairs: the ID as an anchor with its description, one cell per target."""
+    lines = [f"| {'scenario' if matrix.name == 'main' else 'case'} | " + " | ".join(names) + " |",
+             "|---|" + "---|" * len(names)]
+    for row, case in items:
         cells = []
         for n in names:
-            case = row["cases"].get(n)
-            extra = _measured(case) if c.setting == "large_offset" else ""
-            dtypes = (case or {}).get("observed", {}).get("variable_dtypes")
-            odd = f" [variables {dtypes}]" if case and dtypes != "float32" else ""
-            cells.append(cell(case, link=True) + extra + odd)
-        lines.append(f'| <a id="{c.id}"></a>`{c.id}`<br>{c.describe()} | ' + " | ".join(cells) + " |")
+            record = row["cases"].get(n)
+            cells.append(cell(record, link=True, fields=matrix.cell_fields)
+                         + (matrix.annotate(case, record) if record else ""))
+        lines.append(f'| <a id="{case.id}"></a>`{case.id}`<br>{matrix.row_text(case)} | ' + " | ".join(cells) + " |")
     return lines
 
 
-def workflow_table(merged: dict, names: list[str]) -> list[str]:
-    """The workflow matrix (bn_behaviour/workflows): each workflow's rule, then its cases."""
-    from .workflow import NAMES, WorkflowCase, module
-
-    lines = ["", "## Workflows", "",
-             "Whole training setups around the layer (`bn_behaviour/workflows/`), each judged by its own"
-             " documented rule; cells list the facts observed.", ""]
-    for name in NAMES:
-        rows = [r for r in merged["workflow_rows"] if WorkflowCase.from_id(r["id"]).workflow == name]
-        if not rows:
+def section(merged: dict, names: list[str], matrix) -> list[str]:
+    """A matrix's section of ``behaviour.md``: its heading and intro, then its table(s), one per group."""
+    rows = merged.get(matrix.rows_key) or []
+    if not rows:
+        return []
+    groups: dict = {}
+    for row in rows:
+        case = matrix.case_type.from_id(row["id"])
+        groups.setdefault(matrix.group(case) if matrix.group else None, []).append((row, case))
+    lines = ["", f"## {matrix.title}", "", matrix.intro, ""]
+    for key, items in groups.items():
+        if key is None:
+            lines += _table(matrix, items, names)
             continue
-        wf = module(name).WORKFLOW
-        lines += [f"### {wf.title}", "", f"Documented rule: {wf.rule} ([source]({wf.source})).", "",
-                  "| case | " + " | ".join(names) + " |", "|---|" + "---|" * len(names)]
-        for row in rows:
-            c = WorkflowCase.from_id(row["id"])
-            cells = [cell(row["cases"].get(n), link=True) for n in names]
-            lines.append(f'| <a id="{c.id}"></a>`{c.id}`<br>{module(name).VARIANTS[c.variant]} | '
-                         + " | ".join(cells) + " |")
-        lines.append("")
+        heading, intro = matrix.group_text(key)
+        lines += [f"### {heading}", "", intro, ""] + _table(matrix, items, names) + [""]
     return lines
+
+
+def behaviour_md(merged: dict) -> str:
+    names = [t["name"] for t in merged["targets"]]
+    main, *others = MATRICES.values()
+    lines = _header(merged, "BatchNormalization behaviour", main.intro)
+    lines += ["Cells: mode (train = batch statistics, infer = moving statistics) / moving statistics /"
+              " gamma-beta; a known deviation from the documented rule links to its source.", ""]
+    lines += _table(main, [(row, main.case_type.from_id(row["id"])) for row in merged["rows"]], names)
+    for matrix in others:
+        lines += section(merged, names, matrix)
+    return "\n".join(lines) + "\n"
 
 
 def _family(target: dict) -> str:
@@ -198,8 +180,6 @@ def rules_md(merged: dict) -> str:
 
 def workflow_rules(merged: dict, names: Optional[tuple[str, ...]] = None) -> list[str]:
     """Each workflow's documented rule and, per target, whether its cases keep it."""
-    from .workflow import NAMES, WorkflowCase, module
-
     lines = []
     for name in names or NAMES:
         rows = [r for r in merged.get("workflow_rows", []) if WorkflowCase.from_id(r["id"]).workflow == name]
@@ -283,7 +263,7 @@ def fine_tuning_md(merged: dict) -> str:
         if not targets:
             continue
         wanted = ", ".join(f"{k} {v}" for k, v in recipe.wanted.items())
-        documented = expected_by(recipe.family, Scenario.from_id(recipe.row))
+        documented = RULES[recipe.family](Scenario.from_id(recipe.row))
         says = _verdict(recipe, documented, cell({"observed": documented, "status": "pass"}))
         lines += [f'## <a id="{recipe.id}"></a>{recipe.title}', "", "```python", recipe.code, "```", "",
                   f"Wanted: {wanted}. Row: {row_link(recipe.row)}. The documented rule (`{recipe.family}`)"

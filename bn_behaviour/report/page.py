@@ -11,10 +11,8 @@ from __future__ import annotations
 
 from html import escape
 
+from ..matrices import MATRICES
 from .documents import cell
-from .scenario import AXES, Scenario
-from .setting import PRECISIONS, SETTINGS, SettingCase
-from .workflow import NAMES, WorkflowCase
 
 STYLE = """
 body{font:13px/1.35 system-ui,sans-serif;margin:1em;color:#222}
@@ -41,11 +39,11 @@ applyFilters();
 """
 
 
-def _cell_html(case) -> str:
+def _cell_html(case, fields) -> str:
     if case is None:
         return '<td class="absent"></td>'
     o = case["observed"]
-    classes = ["error" if o.get("error") else o.get("mode", "workflow")]
+    classes = ["error" if o.get("error") else (o["mode"] if "mode" in fields else "workflow")]
     mark = ""
     if case["status"] == "deviation":
         classes.append("deviation")
@@ -55,23 +53,33 @@ def _cell_html(case) -> str:
     elif case["status"] == "fail":
         classes.append("fail")
     title = escape(o.get("error") or "", quote=True)
-    return f'<td class="{" ".join(classes)}" title="{title}">{escape(cell(case))}{mark}</td>'
+    return f'<td class="{" ".join(classes)}" title="{title}">{escape(cell(case, fields=fields))}{mark}</td>'
 
 
-def _statuses(row: dict, names: list[str]) -> str:
+def _statuses(row: dict, names: list[str], fields) -> str:
     statuses = {row["cases"][n]["status"] for n in names if n in row["cases"]}
-    cells = {cell({**row["cases"][n], "status": "pass"}) for n in names if n in row["cases"]}
+    cells = {cell({**row["cases"][n], "status": "pass"}, fields=fields) for n in names if n in row["cases"]}
     return " ".join(sorted(statuses) + (["disagree"] if len(cells) > 1 else []))
 
 
-def _row(row: dict, names: list[str], case) -> str:
-    """One table row: a main-matrix scenario, a settings-matrix case (which also has setting/precision)
-    or a workflow case (workflow/variant)."""
-    axes = {"setting": "", "precision": "", "workflow": "", **case.axes()}
-    data = " ".join(f'data-{k}="{v}"' for k, v in axes.items())
-    return (f'<tr id="{case.id}" {data} data-status="{_statuses(row, names)}">'
+def _row(row: dict, names: list[str], matrix, axes: tuple[str, ...]) -> str:
+    """One table row of any matrix; every filter axis the case lacks is empty."""
+    case = matrix.case_type.from_id(row["id"])
+    values = {**dict.fromkeys(axes, ""), **case.axes()}
+    data = " ".join(f'data-{k}="{escape(v, quote=True)}"' for k, v in values.items())
+    return (f'<tr id="{case.id}" {data} data-status="{_statuses(row, names, matrix.cell_fields)}">'
             f'<td class="id"><a href="#{case.id}">{case.id}</a><small>{escape(case.describe())}</small></td>'
-            + "".join(_cell_html(row["cases"].get(n)) for n in names) + "</tr>")
+            + "".join(_cell_html(row["cases"].get(n), matrix.cell_fields) for n in names) + "</tr>")
+
+
+def filter_axes() -> dict[str, list[str]]:
+    """Every axis of every matrix, with its values, in registry order (the page's filters)."""
+    out: dict[str, list[str]] = {}
+    for m in MATRICES.values():
+        for axis, values in m.case_type.AXES.items():
+            out.setdefault(axis, [])
+            out[axis] += [v for v in (sorted(values) if isinstance(values, set) else values) if v not in out[axis]]
+    return out
 
 
 def html(merged: dict) -> str:
@@ -90,17 +98,15 @@ def html(merged: dict) -> str:
         f"{escape(t['name'])}: " + ", ".join(f"{escape(k)} {escape(str(v))}" for k, v in t.get("versions", {}).items())
         for t in merged["targets"]
     )
-    filters = {**AXES, "setting": SETTINGS, "precision": PRECISIONS, "workflow": NAMES,
-               "status": ("pass", "deviation", "fail", "disagree")}
+    axes = filter_axes()
+    filters = {**axes, "status": ("pass", "deviation", "fail", "disagree")}
     selects = "".join(
         f'<label>{axis} <select data-axis="{axis}"><option value="">any</option>'
         + "".join(f'<option value="{v}">{v}</option>' for v in values)
         + "</select></label>"
         for axis, values in filters.items()
     )
-    rows = [_row(row, names, Scenario.from_id(row["id"])) for row in merged["rows"]]
-    rows += [_row(row, names, SettingCase.from_id(row["id"])) for row in merged.get("settings_rows", [])]
-    rows += [_row(row, names, WorkflowCase.from_id(row["id"])) for row in merged.get("workflow_rows", [])]
+    rows = [_row(row, names, m, tuple(axes)) for m in MATRICES.values() for row in merged.get(m.rows_key, [])]
     skipped = "".join(f"<li>{escape(n)}: skipped, {escape(why)}</li>"
                       for n, why in merged.get("skipped_targets", {}).items())
     return (

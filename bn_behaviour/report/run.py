@@ -1,9 +1,13 @@
-"""``bn-behaviour report``: run the matrix per target, merge, write and print the table.
+"""``bn-behaviour report``: run every matrix per target, merge, write and print the table.
 
 Each target runs in its own pytest process (its backend is fixed before any
-framework import); their JSON reports are merged into ``behaviour.json`` and
-rendered as ``behaviour.md`` (one row per scenario, one column per target)
-and ``behaviour.html`` (the same grid, coloured and filterable).
+framework import), over every matrix the package holds (``pytest --pyargs
+bn_behaviour``: the test modules are the list); their JSON reports are merged
+(:func:`bn_behaviour.report.format.merge`) into ``behaviour.json`` and
+rendered as ``behaviour.md`` (one row per case, one column per target) and
+``behaviour.html`` (the same grid, coloured and filterable).  The targets
+run one worker each, side by side, and the largest last with every core
+(:func:`schedule`), so the wall time is not a tail of one target on one core.
 """
 
 from __future__ import annotations
@@ -12,73 +16,76 @@ import json
 import os
 import subprocess
 import sys
-from concurrent.futures import ThreadPoolExecutor
+import threading
 from pathlib import Path
 
+from .. import matrices
+from ..targets import TARGETS, resolve
 from . import documents
 from .documents import cell
+from .format import merge
 from .page import html
-from .summary import status_counts
-from .targets import TARGETS, resolve
 
-def schedule(n_targets: int, workers: str, cores: int) -> tuple[int, str]:
-    """How many targets run at once and the xdist workers each gets.
 
-    >>> schedule(5, "auto", 2)
-    (2, '1')
-    >>> schedule(1, "auto", 2)
-    (1, 'auto')
-    >>> schedule(3, "4", 8)
-    (2, '4')
+def schedule(names: list[str], workers: str, cores: int) -> list[tuple[str, int]]:
+    """(target, xdist workers) in start order: the others one worker each side by side, then the
+    largest alone with every core, so no target runs alone on one core at the end.
+
+    >>> schedule(["a", "b", "c"], "auto", 2)
+    [('b', 1), ('c', 1), ('a', 2)]
+    >>> schedule(["a"], "auto", 2), schedule(["a", "b"], "3", 8)
+    ([('a', 2)], [('a', 3), ('b', 3)])
     """
     if workers != "auto":
-        return max(1, min(n_targets, cores // max(1, int(workers)))), workers
-    if n_targets <= 1:
-        return 1, "auto"
-    concurrent = max(1, min(n_targets, cores))
-    return concurrent, str(max(1, cores // concurrent))
+        return [(n, int(workers)) for n in names]
+    if not names:
+        return []
+    largest, *rest = names
+    return [(n, 1) for n in rest] + [(largest, cores)]
+
+
+def run_all(plan: list[tuple[str, int]], out: Path, cores: int) -> dict[str, dict]:
+    """Run the plan's targets, each starting as soon as its workers' cores are free (in plan order)."""
+    free, done = threading.Semaphore(cores), {}
+
+    def one(name: str, n: int) -> None:
+        try:
+            done[name] = run_target(name, out, str(n))
+        finally:
+            for _ in range(min(n, cores)):
+                free.release()
+
+    threads = []
+    for name, n in plan:
+        for _ in range(min(n, cores)):
+            free.acquire()
+        threads.append(threading.Thread(target=one, args=(name, n)))
+        threads[-1].start()
+    for t in threads:
+        t.join()
+    return done
 
 
 def run_target(name: str, out: Path, workers: str) -> dict:
-    """Run the matrix for one target in a fresh pytest process; return its report."""
+    """Run every matrix for one target in a fresh pytest process; return its report."""
     path = out / f"{name}.json"
-    cmd = [sys.executable, "-m", "pytest", "--pyargs", "bn_behaviour.test_behaviour", "bn_behaviour.test_settings",
-           "bn_behaviour.test_workflows",
-           "-q", "-p", "no:cacheprovider", "-o", "addopts=", "--bn-target", name, "--bn-report", str(path),
-           "-n", workers]
+    cmd = [sys.executable, "-m", "pytest", "--pyargs", "bn_behaviour", "-q", "-p", "no:cacheprovider",
+           "-o", "addopts=", "--bn-target", name, "--bn-report", str(path), "-n", workers]
     proc = subprocess.run(cmd, capture_output=True, text=True)
     if not path.exists():
         tail = (proc.stdout + proc.stderr).strip().splitlines()[-3:]
-        return {"target": {"name": name}, "error": " | ".join(tail), "cases": []}
+        return {"target": {"name": name}, "error": " | ".join(tail)}
     return json.loads(path.read_text())
 
 
-def merge(reports: list[dict], skipped: dict[str, str]) -> dict:
-    targets, rows, settings_rows, workflow_rows = [], {}, {}, {}
-    for rep in reports:
-        name = rep["target"]["name"]
-        extra, flows = rep.get("settings_cases", []), rep.get("workflow_cases", [])
-        targets.append({**rep["target"], "counts": status_counts(rep["cases"]),
-                        "settings_counts": status_counts(extra), "workflow_counts": status_counts(flows),
-                        "error": rep.get("error")})
-        for store, cases in ((rows, rep["cases"]), (settings_rows, extra), (workflow_rows, flows)):
-            for case in cases:
-                store.setdefault(case["id"], {})[name] = case
-    return {
-        "targets": targets,
-        "skipped_targets": skipped,
-        "rows": [{"id": k, "cases": rows[k]} for k in sorted(rows)],
-        "settings_rows": [{"id": k, "cases": settings_rows[k]} for k in sorted(settings_rows)],
-        "workflow_rows": [{"id": k, "cases": workflow_rows[k]} for k in _workflow_order(workflow_rows)],
-    }
+def longest_first(names: list[str]) -> list[str]:
+    """Targets by how many cases they run, most first.
 
-
-def _workflow_order(rows: dict) -> list[str]:
-    """Workflow rows in the registry's order (the order the documents present them)."""
-    from .workflow import all_cases
-
-    order = {c.id: i for i, c in enumerate(all_cases())}
-    return sorted(rows, key=lambda k: (order.get(k, len(order)), k))
+    >>> longest_first(["tf1", "keras-tensorflow"])
+    ['keras-tensorflow', 'tf1']
+    """
+    size = {n: sum(map(len, matrices.generate(TARGETS[n]).values())) for n in names}
+    return sorted(names, key=lambda n: -size[n])
 
 
 def print_table(merged: dict) -> None:
@@ -105,10 +112,8 @@ def main(args) -> int:
     skipped = {n: TARGETS[n].missing() for n in names if TARGETS[n].missing()}
     todo = [n for n in names if n not in skipped]
     reuse = [n for n in todo if args.reuse and (out / f"{n}.json").exists()]
-    run = [n for n in todo if n not in reuse]
-    concurrent, workers = schedule(len(run), args.workers, os.cpu_count() or 1)
-    with ThreadPoolExecutor(max_workers=concurrent) as pool:
-        fresh = dict(zip(run, pool.map(lambda n: run_target(n, out, workers), run)))
+    cores = os.cpu_count() or 1
+    fresh = run_all(schedule(longest_first([n for n in todo if n not in reuse]), args.workers, cores), out, cores)
     reports = [fresh[n] if n in fresh else json.loads((out / f"{n}.json").read_text()) for n in todo]
     merged = merge(reports, skipped)
     (out / "behaviour.json").write_text(json.dumps(merged, indent=1, sort_keys=True) + "\n")
@@ -117,9 +122,11 @@ def main(args) -> int:
     print_table(merged)
     failed = False
     for t in merged["targets"]:
-        counts = ", ".join(f"{v} {k}" for k, v in t["counts"].items())
-        print(f"{t['name']}: {counts}" + (f"; error: {t['error']}" if t.get("error") else ""))
-        failed |= bool(t["counts"]["fail"] or t.get("error"))
+        parts = [("" if m.name == "main" else f"{m.label}: ") + ", ".join(f"{v} {k}" for k, v in counts.items())
+                 for m in matrices.MATRICES.values() if sum((counts := t.get(m.counts_key) or {}).values())]
+        print(f"{t['name']}: {'; '.join(parts)}" + (f"; error: {t['error']}" if t.get("error") else ""))
+        failed |= bool(t.get("error")) or any((t.get(m.counts_key) or {}).get("fail")
+                                              for m in matrices.MATRICES.values())
     for n, why in skipped.items():
         print(f"{n}: skipped, {why}")
     print(f"wrote {out / 'behaviour.json'}, {out / 'behaviour.md'} and {out / 'behaviour.html'}")

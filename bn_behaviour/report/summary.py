@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from collections import Counter
 
-from .deviations import find
-from .layer import describe
-from .setting import case_from_id
+from ..matrices import MATRICES, case_from_id
+from ..rules.deviations import find
+from ..targets.layer import describe
 
 STATUSES = ("pass", "deviation", "fail", "skipped")
 
@@ -21,19 +21,18 @@ def status_counts(cases) -> dict[str, int]:
 
 
 def write_summary(tr, session) -> None:
-    main, extra = list(session.cases.values()), list(session.settings_cases.values())
-    flows = list(session.workflow_cases.values())
-    cases = main + extra + flows
+    cases = session.all_results()
     if not cases:
         return
     tr.section(f"bn-behaviour summary: {session.target.name}", sep="=")
     versions = ", ".join(f"{k} {v}" for k, v in session.target.versions().items())
     tr.write_line(f"{session.target.description} ({versions}); layer under test: {describe(session.layer)}")
-    for label, group in (("cases", main), ("settings-matrix cases", extra), ("workflow cases", flows)):
+    for name, m in MATRICES.items():
+        group = list(session.results[name].values())
         if group:
             counts = status_counts(group)
-            tr.write_line(f"{len(group)} {label}: " + ", ".join(f"{v} {k}" for k, v in counts.items()))
-    claimed = {case["id"]: find(session.entries, case_from_id(case["id"])) for case in cases}
+            tr.write_line(f"{len(group)} {m.label}: " + ", ".join(f"{v} {k}" for k, v in counts.items()))
+    claimed = {case["id"]: find(session.entries, case_from_id(case["id"])[1]) for case in cases}
     used = Counter(claimed[c["id"]].id for c in cases if c["status"] == "deviation" and claimed[c["id"]])
     unused = [d.id for d in session.entries if all(e is not d for e in claimed.values())]
     if unused:

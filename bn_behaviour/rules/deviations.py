@@ -7,8 +7,16 @@ the observed behaviour (``observed``: the observation fields that differ from
 the rule), a one-line ``reason``, a ``source`` link and optionally the
 ``versions`` of the implementation it applies to (a PEP 440 specifier).
 
+A pattern selects a case when every axis it names is one of the case's axes
+(``case.axes()``) with an allowed value, and it names every axis the case's
+type needs (``PATTERN_NEEDS``: a settings case is selected only by a pattern
+naming ``setting``, a workflow case only by one naming ``workflow``).  Which
+axes and observation fields exist is the matrices' :class:`Vocabulary`.
+
+>>> from bn_behaviour.cases.scenario import AXES, Scenario
+>>> vocab = Vocabulary(axes=AXES, observed=frozenset({"mode"}))
 >>> d = Deviation.from_dict({"id": "x", "match": {"path": "fit"}, "observed": {"mode": "training"},
-...     "reason": "r", "source": "https://example.org"}, origin="doc")
+...     "reason": "r", "source": "https://example.org"}, "doc", vocab)
 >>> d.matches(Scenario("functional", "layer", "after_fit", "fit", "none"))
 True
 >>> d.applies("3.15.1")
@@ -17,27 +25,14 @@ True
 
 from __future__ import annotations
 
-import tomllib
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
-from typing import Any, Iterable, Optional
+from typing import Any, Collection, Iterable, Mapping, Optional
 
+import tomllib
 from packaging.specifiers import InvalidSpecifier, SpecifierSet
-from packaging.version import Version
-
-from .scenario import AXES, Scenario
-
-OBSERVED_FIELDS = (
-    "variable_dtypes",
-    "mode",
-    "moving_stats",
-    "affine",
-    "trainable_weights",
-    "non_trainable_weights",
-    "model_trainable_weights",
-    "error",
-)
+from packaging.version import InvalidVersion, Version
 
 
 class DeviationFileError(Exception):
@@ -47,32 +42,21 @@ class DeviationFileError(Exception):
 Pattern = dict[str, tuple[str, ...]]
 
 
-def _axes() -> dict[str, Any]:
-    """The axes a pattern may name: the scenario's, and the settings matrix's ``setting`` and
-    ``precision`` (a pattern naming ``setting`` selects settings-matrix cases only, one that
-    does not selects main-matrix scenarios only)."""
-    from .setting import PRECISIONS, SETTINGS
-    from .workflow import NAMES, all_cases
+@dataclass(frozen=True)
+class Vocabulary:
+    """What an entry may name: every axis of every case type with its values, every observed field."""
 
-    variants = {c.variant for c in all_cases()}
-    return {**AXES, "setting": SETTINGS, "precision": PRECISIONS, "workflow": NAMES, "variant": variants}
+    axes: Mapping[str, Collection[str]]
+    observed: frozenset[str]
 
 
-def _kind(pattern_or_case) -> str:
-    """Which matrix a pattern (by the axes it names) or a case (by its attributes) belongs to."""
-    has = (lambda k: k in pattern_or_case) if isinstance(pattern_or_case, dict) else (
-        lambda k: hasattr(pattern_or_case, k))
-    return "workflow" if has("workflow") else "setting" if has("setting") else "main"
-
-
-def _pattern(raw: dict, where: str) -> Pattern:
+def _pattern(raw: dict, where: str, vocab: Vocabulary) -> Pattern:
     match = {}
-    axes = _axes()
     for axis, values in raw.items():
         values = (values,) if isinstance(values, str) else tuple(values)
-        if axis not in axes:
+        if axis not in vocab.axes:
             raise DeviationFileError(f"{where}: unknown axis {axis!r}")
-        bad = [v for v in values if v not in axes[axis]]
+        bad = [v for v in values if v not in vocab.axes[axis]]
         if bad:
             raise DeviationFileError(f"{where}: unknown {axis} value(s) {bad}")
         match[axis] = values
@@ -91,7 +75,7 @@ class Deviation:
     origin: str = ""
 
     @classmethod
-    def from_dict(cls, d: dict, origin: str) -> "Deviation":
+    def from_dict(cls, d: dict, origin: str, vocab: Vocabulary) -> "Deviation":
         where = f"{origin}: deviation {d.get('id', '?')!r}"
         for key in ("id", "match", "observed", "reason", "source"):
             if not d.get(key):
@@ -99,10 +83,8 @@ class Deviation:
         if not str(d["source"]).startswith(("http://", "https://")):
             raise DeviationFileError(f"{where}: source must be a link, got {d['source']!r}")
         raw = d["match"] if isinstance(d["match"], list) else [d["match"]]
-        match = tuple(_pattern(m, where) for m in raw)
-        from .workflow import observed_fields
-
-        unknown = set(d["observed"]) - set(OBSERVED_FIELDS) - observed_fields()
+        match = tuple(_pattern(m, where, vocab) for m in raw)
+        unknown = set(d["observed"]) - vocab.observed
         if unknown:
             raise DeviationFileError(f"{where}: unknown observed field(s) {sorted(unknown)}")
         try:
@@ -123,18 +105,14 @@ class Deviation:
         """Whether the entry covers this version of the implementation."""
         try:
             return SpecifierSet(self.versions).contains(Version(version), prereleases=True)
-        except Exception:
+        except InvalidVersion:  # "not installed", a local build: only an unpinned entry applies
             return not self.versions
 
-    def matches(self, s) -> bool:
-        """Whether a pattern selects ``s`` (a Scenario, a settings-matrix SettingCase or a
-        WorkflowCase; a pattern selects cases of the matrix whose axes it names)."""
-        kind = _kind(s)
-        return any(
-            _kind(pattern) == kind
-            and all(getattr(s, axis) in values for axis, values in pattern.items())
-            for pattern in self.match
-        )
+    def matches(self, case) -> bool:
+        """Whether a pattern selects ``case`` (any case type: see the module's docstring)."""
+        axes, needs = case.axes(), type(case).PATTERN_NEEDS
+        return any(needs <= pattern.keys() and all(axes.get(axis) in values for axis, values in pattern.items())
+                   for pattern in self.match)
 
     def expected_with_deviation(self, exp: dict, observed: dict) -> dict:
         """The rule's expectation with this entry's observed behaviour in place.
@@ -162,17 +140,17 @@ class Deviation:
         return f"{self.id}: {self.reason} ({self.source})"
 
 
-def load_file(path: Path | str, origin: Optional[str] = None) -> list[Deviation]:
+def load_file(path: Path | str, vocab: Vocabulary, origin: Optional[str] = None) -> list[Deviation]:
     path = Path(path)
     try:
         data = tomllib.loads(path.read_text())
     except (OSError, tomllib.TOMLDecodeError) as e:
         raise DeviationFileError(f"cannot read deviation file {path}: {e}") from None
-    return _entries(data, origin or str(path))
+    return _entries(data, origin or str(path), vocab)
 
 
-def _entries(data: dict, origin: str) -> list[Deviation]:
-    entries = [Deviation.from_dict(d, origin) for d in data.get("deviation", [])]
+def _entries(data: dict, origin: str, vocab: Vocabulary) -> list[Deviation]:
+    entries = [Deviation.from_dict(d, origin, vocab) for d in data.get("deviation", [])]
     ids = [d.id for d in entries]
     dupes = sorted({i for i in ids if ids.count(i) > 1})
     if dupes:
@@ -180,18 +158,18 @@ def _entries(data: dict, origin: str) -> list[Deviation]:
     return entries
 
 
-def builtin(target: str) -> list[Deviation]:
-    """The suite's own entries for ``target`` (all versions)."""
+def builtin(target: str, vocab: Vocabulary) -> list[Deviation]:
+    """The suite's own entries for ``target`` (all versions): ``bn_behaviour/deviations/<target>.toml``."""
     f = resources.files("bn_behaviour") / "deviations" / f"{target}.toml"
     if not f.is_file():
         return []
-    return _entries(tomllib.loads(f.read_text()), f"deviations/{target}.toml")
+    return _entries(tomllib.loads(f.read_text()), f"deviations/{target}.toml", vocab)
 
 
 def applicable(entries: Iterable[Deviation], version: str) -> list[Deviation]:
     return [d for d in entries if d.applies(version)]
 
 
-def find(entries: Iterable[Deviation], s: Scenario) -> Optional[Deviation]:
-    """The first entry whose pattern matches ``s``."""
-    return next((d for d in entries if d.matches(s)), None)
+def find(entries: Iterable[Deviation], case) -> Optional[Deviation]:
+    """The first entry whose pattern matches ``case``."""
+    return next((d for d in entries if d.matches(case)), None)

@@ -1,8 +1,12 @@
 """Observations: what truly happened, classified against the NumPy reference.
 
-A target's driver records raw facts (the layer's output, its variables before
-and after the path, its weight lists, the error raised); :func:`classify`
-turns them into categorical observations.  Nothing here imports a framework.
+A target's driver returns :class:`Facts` (the layer's output, its variables
+before and after the path, its weight lists, the error raised), which nobody
+changes afterwards; :class:`Params` holds the numbers needed to judge them
+(the input, momentum, epsilon, variance convention, tolerance, axis, mask),
+derived from the case and the target, never read from the layer under test.
+:func:`classify` turns the two into a categorical :class:`Observation`.
+Nothing here imports a framework.
 
 >>> import numpy as np
 >>> x = np.array([[0.0], [4.0]])
@@ -35,27 +39,33 @@ ATOL = 1e-4
 STATE_NAMES = ("gamma", "beta", "moving_mean", "moving_variance")
 
 
-@dataclass
-class Raw:
-    """Facts a driver read from the framework for one scenario."""
+@dataclass(frozen=True)
+class Facts:
+    """What a driver read from the framework for one case (never changed once returned)."""
 
-    x: np.ndarray
-    output: Optional[np.ndarray]
-    before: dict[str, np.ndarray]
-    after: dict[str, np.ndarray]
+    output: Optional[np.ndarray]  # the layer's output, when the path reveals it
+    before: dict[str, np.ndarray]  # the layer's variables just before the observed path
+    after: dict[str, np.ndarray]  # ... and just after it
     trainable_weights: list[str]
     non_trainable_weights: list[str]
     model_trainable_weights: list[str]
-    trains: bool  # whether the path runs a training step
     error: Optional[str] = None
-    epsilon: float = reference.EPSILON
+    variable_dtypes: Optional[str] = None  # "float32", or ``name=dtype`` for each variable that is not
+
+
+@dataclass(frozen=True)
+class Params:
+    """The numbers a case is judged with, derived from the case and the target."""
+
+    x: np.ndarray  # the observed batch, as the reference sees it
+    trains: bool  # whether the path runs a training step (gamma/beta can move)
     momentum: float = reference.MOMENTUM
-    bessel: bool = False  # the target's moving-variance convention
+    epsilon: float = reference.EPSILON
+    bessel: bool = False  # the moving-variance convention (True: Bessel-corrected)
     axis: int = -1  # the channel axis
     mask: Optional[np.ndarray] = None  # positions that count for the batch statistics
     rtol: float = RTOL  # output tolerance (wider for float16 outputs, for large offsets)
     atol: float = ATOL
-    variable_dtypes: Optional[str] = None  # settings matrix: "float32" or the odd ones out
     virtual_batch: Optional[int] = None  # tf_keras virtual_batch_size (ghost batches)
     renorm: Optional[dict] = None  # Batch Renormalization's renorm_clipping (renorm=True)
 
@@ -120,7 +130,7 @@ def training_reference(x, before, epsilon=reference.EPSILON, axis=-1, mask=None,
     return reference.training_output(x, g, b, epsilon, axis, mask)
 
 
-def classify_mode(x, output, before, epsilon=reference.EPSILON, axis=-1, mask=None, rtol=RTOL, atol=ATOL,
+def classify_mode(x, output, before, *, epsilon=reference.EPSILON, axis=-1, mask=None, rtol=RTOL, atol=ATOL,
                   virtual_batch=None, renorm=None) -> str:
     """Which statistics normalised ``x``: the batch's own, the moving ones, or neither."""
     if output is None:
@@ -140,8 +150,8 @@ def classify_mode(x, output, before, epsilon=reference.EPSILON, axis=-1, mask=No
     return "neither"
 
 
-def classify_moving_stats(x, before, after, momentum, bessel, axis=-1, mask=None, virtual_batch=None,
-                          renorm=None, epsilon=reference.EPSILON) -> str:
+def classify_moving_stats(x, before, after, *, momentum=reference.MOMENTUM, bessel=False, axis=-1, mask=None,
+                          virtual_batch=None, renorm=None, epsilon=reference.EPSILON) -> str:
     """``unchanged``, ``updated`` (exactly one reference momentum step on ``x``) or ``updated_otherwise``.
 
     The moving statistics are float32 variables updated in float32 whatever
@@ -173,46 +183,47 @@ def classify_affine(before, after, trains: bool) -> str:
     return "unchanged" if same else "updated"
 
 
-def classify(raw: Raw) -> Observation:
+def classify(facts: Facts, p: Params) -> Observation:
+    """The categorical observation of ``facts`` judged with ``p``."""
     return Observation(
-        mode=classify_mode(raw.x, raw.output, raw.before, raw.epsilon, raw.axis, raw.mask, raw.rtol, raw.atol,
-                           raw.virtual_batch, raw.renorm),
-        moving_stats=classify_moving_stats(raw.x, raw.before, raw.after, raw.momentum, raw.bessel, raw.axis,
-                                           raw.mask, raw.virtual_batch, raw.renorm, raw.epsilon),
-        affine=classify_affine(raw.before, raw.after, raw.trains),
-        trainable_weights=sorted(raw.trainable_weights),
-        non_trainable_weights=sorted(raw.non_trainable_weights),
-        model_trainable_weights=sorted(raw.model_trainable_weights),
-        error=raw.error,
+        mode=classify_mode(p.x, facts.output, facts.before, epsilon=p.epsilon, axis=p.axis, mask=p.mask,
+                           rtol=p.rtol, atol=p.atol, virtual_batch=p.virtual_batch, renorm=p.renorm),
+        moving_stats=classify_moving_stats(p.x, facts.before, facts.after, momentum=p.momentum, bessel=p.bessel,
+                                           axis=p.axis, mask=p.mask, virtual_batch=p.virtual_batch,
+                                           renorm=p.renorm, epsilon=p.epsilon),
+        affine=classify_affine(facts.before, facts.after, p.trains),
+        trainable_weights=sorted(facts.trainable_weights),
+        non_trainable_weights=sorted(facts.non_trainable_weights),
+        model_trainable_weights=sorted(facts.model_trainable_weights),
+        error=facts.error,
     )
 
 
-def _training(raw: Raw) -> np.ndarray:
-    return training_reference(raw.x, raw.before, raw.epsilon, raw.axis, raw.mask, raw.virtual_batch, raw.renorm)
+def _training(facts: Facts, p: Params) -> np.ndarray:
+    return training_reference(p.x, facts.before, p.epsilon, p.axis, p.mask, p.virtual_batch, p.renorm)
 
 
-def describe_numbers(raw: Raw) -> str:
+def describe_numbers(facts: Facts, p: Params) -> str:
     """The numbers behind a classification, for failure messages."""
     lines = []
-    if raw.output is not None:
-        g, b = raw.before["gamma"], raw.before["beta"]
-        train = _training(raw)
-        infer = reference.inference_output(
-            raw.x, raw.before["moving_mean"], raw.before["moving_variance"], g, b, raw.epsilon, raw.axis
-        )
-        out = np.asarray(raw.output, np.float64)
+    b = facts.before
+    if facts.output is not None:
+        train = _training(facts, p)
+        infer = reference.inference_output(p.x, b["moving_mean"], b["moving_variance"], b["gamma"], b["beta"],
+                                           p.epsilon, p.axis)
+        out = np.asarray(facts.output, np.float64)
         lines.append(f"output[0]              = {np.round(out[0], 5).tolist()}")
         lines.append(f"reference training[0]  = {np.round(train[0], 5).tolist()}")
         lines.append(f"reference inference[0] = {np.round(infer[0], 5).tolist()}")
     for k in STATE_NAMES:
         lines.append(
-            f"{k:16s} before {np.round(raw.before[k], 6).tolist()}"
-            f" after {np.round(raw.after[k], 6).tolist()}"
+            f"{k:16s} before {np.round(b[k], 6).tolist()}"
+            f" after {np.round(facts.after[k], 6).tolist()}"
         )
     return "\n".join(lines)
 
 
-def measure(raw: Raw, mode: str) -> dict[str, Optional[float]]:
+def measure(facts: Facts, p: Params, mode: str) -> dict[str, Optional[float]]:
     """Numeric errors against the reference, for reports (the checks use tolerances, not these).
 
     ``output_error``: the largest absolute difference between the output and
@@ -223,17 +234,17 @@ def measure(raw: Raw, mode: str) -> dict[str, Optional[float]]:
     reference batch variance (None when the statistics did not move).
     """
     out = {"output_error": None, "batch_variance_error": None}
-    b, a = raw.before, raw.after
-    if raw.output is not None:
+    b, a = facts.before, facts.after
+    if facts.output is not None:
         if mode == "inference":
-            ref = reference.inference_output(raw.x, b["moving_mean"], b["moving_variance"], b["gamma"], b["beta"],
-                                             raw.epsilon, raw.axis)
+            ref = reference.inference_output(p.x, b["moving_mean"], b["moving_variance"], b["gamma"], b["beta"],
+                                             p.epsilon, p.axis)
         else:
-            ref = _training(raw)
-        out["output_error"] = float(np.max(np.abs(np.asarray(raw.output, np.float64) - ref)))
-    plain = raw.virtual_batch is None and raw.renorm is None  # the implied-variance formula is the plain update's
+            ref = _training(facts, p)
+        out["output_error"] = float(np.max(np.abs(np.asarray(facts.output, np.float64) - ref)))
+    plain = p.virtual_batch is None and p.renorm is None  # the implied-variance formula is the plain update's
     if plain and not np.array_equal(a["moving_variance"], b["moving_variance"]):
-        implied = (a["moving_variance"] - raw.momentum * b["moving_variance"]) / (1 - raw.momentum)
-        _, var = reference.batch_moments(raw.x, raw.axis, raw.bessel, raw.mask)
+        implied = (a["moving_variance"] - p.momentum * b["moving_variance"]) / (1 - p.momentum)
+        _, var = reference.batch_moments(p.x, p.axis, p.bessel, p.mask)
         out["batch_variance_error"] = float(np.max(np.abs(implied / var - 1)))
     return out

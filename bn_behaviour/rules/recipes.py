@@ -5,7 +5,7 @@ fine-tuning user wants from it; ``docs/fine-tuning.md`` shows, per target,
 whether the observed row gives that outcome.  Nothing here states what a
 target does: that is read from the report.
 
->>> from .scenario import generate
+>>> from bn_behaviour.cases.scenario import generate
 >>> ids = {s.id for s in generate()}
 >>> all(r.row in ids for r in RECIPES)
 True

@@ -24,6 +24,7 @@ array([0.5])
 
 from __future__ import annotations
 
+from itertools import combinations
 from typing import Optional
 
 import numpy as np
@@ -124,7 +125,6 @@ def ghost_partitions(n: int, size: int) -> list[tuple[tuple[int, ...], ...]]:
     >>> len(ghost_partitions(8, 4)), ghost_partitions(4, 2)
     (35, [((0, 1), (2, 3)), ((0, 2), (1, 3)), ((0, 3), (1, 2))])
     """
-    from itertools import combinations
 
     def split(rest: tuple[int, ...]):
         if not rest:

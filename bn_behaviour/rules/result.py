@@ -1,127 +1,108 @@
-"""One case: run a scenario on a target, compare with the rule, judge it.
+"""One judged case: what was observed, what the rule expected, and the verdict.
 
-Used by the pytest matrix and by ``bn-behaviour observe``.
+Every matrix produces a :class:`Result`; it knows its own violations (its
+rule's checks run on it) and explains itself, so :func:`judge` needs nothing
+from the matrix: pass, raise :class:`DeviationObserved` (the known deviation
+seen exactly, a strict xfail), or fail with a message that shows the broken
+rule, expected and observed values, the numbers behind them and how to
+reproduce the case alone.
+
+>>> from bn_behaviour.rules.tf2 import CHECKS
+>>> r = Result("t", "case-id", "A case.", {"mode": "training"}, {"mode": "inference"},
+...            {"mode": CHECKS["mode"]}, subject=None)
+>>> r.violations
+{'mode': 'expected the batch normalised in inference mode, observed training'}
+>>> print(r.explain("the documented rule is broken").splitlines()[2])  # doctest: +ELLIPSIS
+  rule mode (The batch is normalised with the statistics the rule picks.): expected the batch normalised ...
 """
 
 from __future__ import annotations
 
 import json
 from dataclasses import dataclass, field
-from typing import Optional
+from functools import cached_property
+from typing import Any, Callable, Mapping, Optional
 
-from . import repro, rules, rules_setting
+from .checks import Check, run_checks, summary
 from .deviations import Deviation
-from .layer import describe as describe_layer
-from .observation import Raw, classify, describe_numbers
-from .scenario import Scenario
-from .targets import Target
-from .timing import PHASES
 
 
-class DeviationObserved(Exception):
+class DeviationObserved(Exception):  # noqa: N818  (a published name: test files raise and catch it)
     """Raised when a case shows exactly its known deviation (a strict xfail)."""
-
-
-@dataclass
-class CaseResult:
-    target: str
-    scenario: Scenario
-    raw: Raw
-    observed: dict
-    expected: dict
-    violations: dict[str, str] = field(default_factory=dict)
-    layer: str = "genuine"  # bn_behaviour.layer.describe of the class under test
-
-    def record(self) -> dict:
-        """The JSON-able part (what the report stores)."""
-        return {
-            "id": self.scenario.id,
-            "scenario": self.scenario.axes(),
-            "observed": self.observed,
-            "expected": self.expected,
-            "violated": sorted(self.violations),
-        }
-
-
-def observe(target: Target, s: Scenario, layer_cls=None) -> CaseResult:
-    """Run ``s`` on the real framework and classify what happened."""
-    driver = target.load_driver()
-    raw = driver.run(s, layer_cls)
-    raw.bessel = target.bessel
-    with PHASES("observe_check"):  # NumPy reference, classification, the rule's checks
-        observed = classify(raw).as_dict()
-        exp = rules.expected_by(target.rule, s)
-        violated = rules.violations(s, observed, exp)
-    return CaseResult(target.name, s, raw, observed, exp, violated, describe_layer(layer_cls))
-
-
-def observe_setting(target: Target, case, layer_cls=None) -> CaseResult:
-    """Run a settings-matrix case (``bn_behaviour.setting``) and judge it by ``rules_setting``."""
-    from .setting import SETTINGS
-
-    bessel = SETTINGS[case.setting].bessel.get(target.name, target.bessel)
-    raw = target.load_driver().run_setting(case, bessel, layer_cls)
-    observed = {**classify(raw).as_dict(), "variable_dtypes": raw.variable_dtypes}
-    exp = rules_setting.expected(case)
-    violated = rules_setting.violations(case, observed, exp)
-    return CaseResult(target.name, case, raw, observed, exp, violated, describe_layer(layer_cls))
 
 
 def _fmt(d: dict) -> str:
     return json.dumps(d, sort_keys=True)
 
 
-def explain(result: CaseResult, headline: str) -> str:
-    """A failure message: the rules broken, expected vs observed, and how to reproduce."""
-    s = result.scenario
-    lines = [headline, f"scenario {s.id}: {s.describe()}"]
-    for rule, msg in result.violations.items():
-        check = rules_setting.CHECKS[rule]
-        doc = (check.__doc__ or "").strip().splitlines()[0]
-        lines.append(f"  rule {rule} ({doc}): {msg}")
-    lines += [
-        f"expected: {_fmt(result.expected)}",
-        f"observed: {_fmt(result.observed)}",
-        describe_numbers(result.raw),
-        "reproduce alone:",
-        f"  {repro.command(result.target, s, result.layer)}",
-    ]
-    code = repro.snippet(result.target, s) if result.layer == "genuine" else None
-    if code:
-        lines += ["standalone snippet:", code]
-    return "\n".join(lines)
+@dataclass(frozen=True)
+class Result:
+    """A case observed on a target and judged by its rule."""
+
+    target: str
+    id: str
+    description: str
+    observed: dict
+    expected: dict
+    #: The rule's checks: name -> ``check(subject, observed, expected)``.
+    checks: Mapping[str, Check]
+    #: What the checks are given besides the observation (the scenario, a workflow variant).
+    subject: Any
+    #: The numbers behind the observation, for failure messages (computed only when one is written).
+    evidence: Callable[[], str] = str
+    #: How to run the case alone: a command line, and a standalone program where one is written.
+    command: str = ""
+    snippet: Optional[Callable[[], Optional[str]]] = None
+    #: The documented rule in words, with its source (when the checks alone do not say it).
+    rule: str = ""
+    #: The class under test (``bn_behaviour.targets.layer.describe``).
+    layer: str = "genuine"
+    #: The case's axes, and more for the report (e.g. ``measured``).
+    axes: dict = field(default_factory=dict)
+    extra: dict = field(default_factory=dict)
+
+    @cached_property
+    def violations(self) -> dict[str, str]:
+        """Check name -> message for every check the observation breaks."""
+        return self.recheck(self.expected)
+
+    def recheck(self, expected: dict) -> dict[str, str]:
+        """The checks run against another expectation (the rule with a known deviation in place)."""
+        return run_checks(self.checks, self.subject, self.observed, expected)
+
+    def record(self) -> dict:
+        """The JSON-able part (what the report stores)."""
+        return {"id": self.id, "scenario": self.axes, "observed": self.observed, "expected": self.expected,
+                "violated": sorted(self.violations), **self.extra}
+
+    def explain(self, headline: str) -> str:
+        """A failure message: the rules broken, expected vs observed, the numbers, how to reproduce."""
+        lines = [headline, f"case {self.id}: {self.description}"]
+        if self.rule:
+            lines.append(f"documented rule: {self.rule}")
+        lines += [f"  rule {name} ({summary(self.checks[name])}): {msg}" for name, msg in self.violations.items()]
+        lines += [f"expected: {_fmt(self.expected)}", f"observed: {_fmt(self.observed)}"]
+        evidence, code = self.evidence(), self.snippet() if self.snippet else None
+        lines += [evidence] if evidence else []
+        lines += ["reproduce alone:", f"  {self.command}"]
+        if code:
+            lines += ["standalone snippet:", code]
+        return "\n".join(lines)
 
 
-def _violations(s, observed: dict, exp: dict) -> dict[str, str]:
-    """The broken checks of a main-matrix scenario or of a settings-matrix case."""
-    return (rules_setting.violations if hasattr(s, "setting") else rules.violations)(s, observed, exp)
-
-
-def judge(result, deviation: Optional[Deviation], recheck=None, explain_fn=None) -> None:
-    """Pass, raise DeviationObserved (known deviation seen exactly), or fail.
-
-    ``recheck(observed, expected)`` re-runs the case's checks against the
-    rule with the deviation in place and ``explain_fn(result, headline)``
-    writes the failure; both default to the main and settings matrices' own
-    (the workflow matrix passes its checks).
-    """
-    recheck = recheck or (lambda observed, exp: _violations(result.scenario, observed, exp))
-    explain_fn = explain_fn or explain
+def judge(result: Result, deviation: Optional[Deviation]) -> None:
+    """Pass, raise DeviationObserved (known deviation seen exactly), or fail naming what broke."""
+    __tracebackhide__ = True
     if deviation is None:
         if result.violations:
-            raise AssertionError(explain_fn(result, "the documented rule is broken"))
+            raise AssertionError(result.explain("the documented rule is broken"))
         return
     if not result.violations:
         return  # strict xfail turns this into "deviation is stale"
     rest = {"deviation": "not what the entry records"}
     if deviation.explains(result.observed):
-        rest = recheck(result.observed, deviation.expected_with_deviation(result.expected, result.observed))
+        rest = result.recheck(deviation.expected_with_deviation(result.expected, result.observed))
     if rest:
-        raise AssertionError(
-            explain_fn(
-                result,
-                f"known deviation {deviation.id} does not describe what was observed"
-                f" (it says {_fmt(deviation.observed)})",
-            )
-        )
+        raise AssertionError(result.explain(
+            f"known deviation {deviation.id} does not describe what was observed (it says {_fmt(deviation.observed)})"))
     raise DeviationObserved(f"known deviation {deviation.label()}")

@@ -1,6 +1,6 @@
 """The documented rules as citable statements: what each promises, where, and which rows prove it.
 
-``bn_behaviour.rules`` predicts one observation per scenario; this module cuts
+``bn_behaviour.rules.tf2`` predicts one observation per scenario; this module cuts
 that prediction into the sentences people quote (``docs/rules.md`` has one
 section per statement).  A statement names its source, the rows it is about
 (a predicate on the scenario, built from the rule's own functions) and the
@@ -22,8 +22,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Callable
 
-from . import rules, rules_tf1
-from .scenario import (
+from ..cases.scenario import (
     COMPILED_PATHS,
     COMPILED_TRAINING_PATHS,
     FROZEN_WITHOUT_CHANGE,
@@ -32,6 +31,7 @@ from .scenario import (
     TRAINING_PATHS,
     Scenario,
 )
+from . import tf1, tf2
 
 MODE = ("mode", "moving_stats")
 
@@ -73,7 +73,7 @@ def _plain(s: Scenario) -> bool:
 
 
 def _frozen_while_training(s: Scenario) -> bool:
-    return _plain(s) and rules.training_flag(s) and not rules.effective_state(s)["layer"]
+    return _plain(s) and tf2.training_flag(s) and not tf2.effective_state(s)["layer"]
 
 
 def _model_change(s: Scenario) -> bool:
@@ -89,7 +89,7 @@ STATEMENTS: tuple[Statement, ...] = (
         "training-argument-picks-statistics", "tf2",
         "With nothing frozen, training=True normalises with the batch's statistics and updates the moving"
         " ones; training=False or no argument uses the moving statistics and changes nothing.",
-        rules.FAQ,
+        tf2.FAQ,
         lambda s: s.frozen == "none" and s.model != "base_training_false" and s.path in PATHS_WITH_TRAINING_ARG,
         MODE,
     ),
@@ -97,7 +97,7 @@ STATEMENTS: tuple[Statement, ...] = (
         "fit-trains-evaluate-infers", "tf2",
         "fit() and train_on_batch() run the layer in training mode; evaluate(), test_on_batch(), predict()"
         " and predict_on_batch() run it in inference mode.",
-        rules.FAQ,
+        tf2.FAQ,
         lambda s: s.frozen == "none" and s.model != "base_training_false" and s.path in COMPILED_PATHS,
         MODE + ("affine",),
     ),
@@ -105,7 +105,7 @@ STATEMENTS: tuple[Statement, ...] = (
         "frozen-bn-runs-in-inference", "tf2",
         "A BatchNormalization whose trainable is False runs in inference mode even when called with"
         " training=True or inside fit(): it uses the moving statistics and does not update them.",
-        rules.BN_DOC,
+        tf2.BN_DOC,
         _frozen_while_training,
         MODE,
     ),
@@ -113,14 +113,14 @@ STATEMENTS: tuple[Statement, ...] = (
         "frozen-weights-not-trained", "tf2",
         "The weights of a frozen layer, or of any layer inside a frozen model, are not updated by fit(),"
         " train_on_batch() or an optimizer step.",
-        rules.GUIDE,
-        lambda s: _plain(s) and s.path in TRAINING_PATHS and not all(rules.effective_state(s).values()),
+        tf2.GUIDE,
+        lambda s: _plain(s) and s.path in TRAINING_PATHS and not all(tf2.effective_state(s).values()),
         ("affine",),
     ),
     Statement(
         "model-trainable-sets-inner-layers", "tf2",
         "Setting trainable on a model sets it on every layer inside it, nested models included.",
-        rules.GUIDE,
+        tf2.GUIDE,
         _model_change,
         MODE + ("affine", "weight_lists"),
     ),
@@ -128,7 +128,7 @@ STATEMENTS: tuple[Statement, ...] = (
         "unfreezing-restores-training", "tf2",
         "Setting trainable back to True (on the same object, or on the layer inside a frozen model) makes the"
         " layer train again once the change is in effect.",
-        rules.GUIDE,
+        tf2.GUIDE,
         lambda s: _plain(s) and s.frozen in ("unfrozen", "outer_then_layer"),
         MODE + ("affine",),
     ),
@@ -136,14 +136,14 @@ STATEMENTS: tuple[Statement, ...] = (
         "change-after-compile-needs-recompile", "tf2",
         "A trainable change made after compile() is ignored by fit() and train_on_batch() until compile()"
         " is called again.",
-        rules.BN_DOC,
+        tf2.BN_DOC,
         lambda s: _later_change(s) and s.path in COMPILED_TRAINING_PATHS and s.when in ("after_compile", "after_fit"),
         MODE + ("affine",),
     ),
     Statement(
         "recompile-applies-change", "tf2",
         "After compile() is called again, fit() and train_on_batch() follow the new trainable value.",
-        rules.BN_DOC,
+        tf2.BN_DOC,
         lambda s: _later_change(s) and s.path in COMPILED_TRAINING_PATHS and s.when.endswith("_recompile"),
         MODE + ("affine",),
     ),
@@ -151,7 +151,7 @@ STATEMENTS: tuple[Statement, ...] = (
         "traced-step-follows-change", "tf2",
         "Outside compile(), a trainable change counts from the next call: a tf.function or custom training"
         " step traced before the change follows the new value.",
-        rules.BN_DOC,
+        tf2.BN_DOC,
         lambda s: _later_change(s) and s.path in TRACED_PATHS and s.when == "after_fit",
         MODE + ("affine",),
     ),
@@ -159,7 +159,7 @@ STATEMENTS: tuple[Statement, ...] = (
         "base-training-false-stays-inference", "tf2",
         "A base model called with training=False inside the outer model keeps its BatchNormalization in"
         " inference mode, even after the base is unfrozen for fine-tuning.",
-        rules.GUIDE,
+        tf2.GUIDE,
         lambda s: s.model == "base_training_false",
         MODE,
     ),
@@ -167,14 +167,14 @@ STATEMENTS: tuple[Statement, ...] = (
         "trainable-false-moves-weights", "tf2",
         "trainable=False moves gamma and beta from trainable_weights to non_trainable_weights; the moving"
         " statistics are always non-trainable.",
-        rules.GUIDE,
+        tf2.GUIDE,
         lambda s: s.frozen != "none",
         ("weight_lists",),
     ),
     Statement(
         "documented-usage-does-not-raise", "tf2",
         "Freezing, unfreezing, compiling and running a model the documented ways never raises.",
-        rules.BN_DOC,
+        tf2.BN_DOC,
         lambda s: True,
         ("no_error",),
     ),
@@ -182,7 +182,7 @@ STATEMENTS: tuple[Statement, ...] = (
         "tf1-training-picks-statistics", "tf1",
         "training=True normalises with the batch's statistics (the moving ones are updated when the"
         " UPDATE_OPS run); training=False, the default, uses the moving statistics.",
-        rules_tf1.API_DOC,
+        tf1.API_DOC,
         lambda s: s.frozen == "none",
         MODE,
     ),
@@ -190,21 +190,21 @@ STATEMENTS: tuple[Statement, ...] = (
         "tf1-trainable-keeps-batch-statistics", "tf1",
         "trainable=False does not switch the layer to inference mode: with training=True it still uses"
         " the batch's statistics.",
-        rules_tf1.API_DOC,
+        tf1.API_DOC,
         lambda s: s.frozen == "layer_ctor",
         MODE,
     ),
     Statement(
         "tf1-trainable-variables", "tf1",
         "trainable=False keeps gamma and beta out of TRAINABLE_VARIABLES, so minimize() does not train them.",
-        rules_tf1.OPTIMIZER_DOC,
+        tf1.OPTIMIZER_DOC,
         lambda s: s.frozen == "layer_ctor" or s.path in TRAINING_PATHS,
         ("affine", "weight_lists"),
     ),
     Statement(
         "tf1-documented-usage-does-not-raise", "tf1",
         "Building the layer, running its UPDATE_OPS and minimize() on its loss the documented ways never raises.",
-        rules_tf1.API_DOC,
+        tf1.API_DOC,
         lambda s: True,
         ("no_error",),
     ),

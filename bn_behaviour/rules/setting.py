@@ -18,7 +18,7 @@ So the expectation is the core scenario's (``bn_behaviour.rules``), with the
 weight lists holding only the gamma/beta the setting creates, and every
 variable float32 under every policy (``check_variables_float32``).
 
->>> from .setting import CORES, SettingCase
+>>> from bn_behaviour.cases.setting import CORES, SettingCase
 >>> e = expected(SettingCase(CORES[0], "no_center", "float32"))
 >>> e["trainable_weights"], e["variable_dtypes"]
 (['gamma'], 'float32')
@@ -28,15 +28,15 @@ from __future__ import annotations
 
 from typing import Optional
 
-from . import rules
-from .setting import SETTINGS, SettingCase
+from ..cases.setting import SETTINGS, SettingCase
+from . import tf2
 
 MIXED_DOC = "https://keras.io/api/mixed_precision/policy/"
 
 
 def expected(case: SettingCase) -> dict:
     """What the documented rule predicts for ``case``."""
-    exp = dict(rules.expected(case.core))
+    exp = dict(tf2.expected(case.core))
     present = set(SETTINGS[case.setting].affine)
     for key in ("trainable_weights", "non_trainable_weights", "model_trainable_weights"):
         exp[key] = [w for w in exp[key] if w not in ("beta", "gamma") or w in present]
@@ -57,13 +57,5 @@ def check_variables_float32(s, observed: dict, exp: dict) -> Optional[str]:
 
 
 #: The main checks, then the settings matrix's own.
-CHECKS = {**rules.CHECKS, "variables_float32": check_variables_float32}
+CHECKS = {**tf2.CHECKS, "variables_float32": check_variables_float32}
 
-
-def violations(case: SettingCase, observed: dict, exp: dict) -> dict[str, str]:
-    out = {}
-    for name, check in CHECKS.items():
-        msg = check(case.core, observed, exp)
-        if msg:
-            out[name] = msg
-    return out

@@ -40,8 +40,7 @@ read from the graph collections, restricted to the layer's variable scope):
   updates by default (OPT: TRAINABLE_VARIABLES), i.e. the same set: a TF1
   graph has no model between the layer and the optimizer.
 
-The rule only reads the scenario; it imports nothing from ``bn_behaviour.rules``
-(which registers it as ``RULES["tf1"]``), so there is no import cycle.
+The rule only reads the scenario; ``bn_behaviour.rules.RULES`` registers it as ``tf1``.
 
 >>> e = expected(Scenario("layer", "layer_ctor", "before_compile", "call", "true"))
 >>> e["mode"], e["moving_stats"], e["trainable_weights"]
@@ -52,12 +51,11 @@ The rule only reads the scenario; it imports nothing from ``bn_behaviour.rules``
 
 from __future__ import annotations
 
+from ..cases.scenario import TRAINING_PATHS, Scenario
 from .observation import expectation
-from .scenario import TRAINING_PATHS, Scenario
 
 API_DOC = "https://www.tensorflow.org/api_docs/python/tf/compat/v1/layers/batch_normalization"
 OPTIMIZER_DOC = "https://www.tensorflow.org/api_docs/python/tf/compat/v1/train/Optimizer#minimize"
-
 
 
 def training_flag(s: Scenario) -> bool:

@@ -20,15 +20,16 @@ The rule only reads the scenario; it never looks at an observation.
 
 from __future__ import annotations
 
-from typing import Callable, Optional
+from typing import Optional
 
-from .observation import expectation
-from .scenario import (
+from ..cases.scenario import (
     COMPILED_TRAINING_PATHS,
     MODELS_WITH_INNER,
     TRAINING_PATHS,
     Scenario,
 )
+from .checks import Check, run_checks
+from .observation import expectation
 
 BN_DOC = "https://keras.io/api/layers/normalization_layers/batch_normalization/"
 GUIDE = "https://keras.io/guides/transfer_learning/"
@@ -192,7 +193,7 @@ def check_weight_lists(s: Scenario, observed: dict, exp: dict) -> Optional[str]:
 
 
 #: Every check, in the order failures are reported.
-CHECKS: dict[str, Callable[[Scenario, dict, dict], Optional[str]]] = {
+CHECKS: dict[str, Check] = {
     "no_error": check_no_error,
     "mode": check_mode,
     "moving_stats": check_moving_stats,
@@ -201,27 +202,6 @@ CHECKS: dict[str, Callable[[Scenario, dict, dict], Optional[str]]] = {
 }
 
 
-#: Documented rules by name: scenario -> expected observation.  Targets name theirs.
-RULES: dict[str, Callable[[Scenario], dict]] = {"tf2": expected}
-
-
-def expected_by(rule: str, s: Scenario) -> dict:
-    """The expectation of the named rule (``tf2`` here; other modules may register more)."""
-    return RULES[rule](s)
-
-
 def violations(s: Scenario, observed: dict, exp: Optional[dict] = None) -> dict[str, str]:
-    """Rule name -> message for every check the observation breaks."""
-    exp = expected(s) if exp is None else exp
-    out = {}
-    for name, check in CHECKS.items():
-        msg = check(s, observed, exp)
-        if msg:
-            out[name] = msg
-    return out
-
-
-# Rules of other documented APIs live in their own modules, which import nothing from here.
-from .rules_tf1 import expected as _expected_tf1  # noqa: E402
-
-RULES["tf1"] = _expected_tf1
+    """Check name -> message for every check the observation breaks (against :func:`expected` by default)."""
+    return run_checks(CHECKS, s, observed, expected(s) if exp is None else exp)

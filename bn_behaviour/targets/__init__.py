@@ -1,15 +1,18 @@
-"""Targets: the implementations of BatchNormalization the matrix runs on.
+"""Stage 2, how each implementation runs a case: the targets and their drivers.
 
-The registry is data; a target's driver module is imported only when a
-scenario actually runs, after the target's environment (e.g. KERAS_BACKEND)
-is in place.
+The registry is data, and everything a target can do is on its entry: its
+rule, its backend, its variance conventions, which matrices, settings and
+axis values it lacks (``unsupported``, each with the reason), whether
+``--bn-layer`` can replace its class.  Adding a target is one entry here plus
+its driver module, which is imported only when a case actually runs, after
+the target's environment (e.g. KERAS_BACKEND) is in place.
 
 >>> sorted(TARGETS)[:2]
 ['keras-jax', 'keras-tensorflow']
->>> resolve("nope")
+>>> resolve("nope")  # doctest: +ELLIPSIS
 Traceback (most recent call last):
 ...
-bn_behaviour.targets.TargetError: unknown target 'nope'; valid targets: keras-tensorflow, keras-jax, keras-torch, tf_keras, tf1
+bn_behaviour.targets.TargetError: unknown target 'nope'; valid targets: keras-tensorflow, keras-jax, keras-torch, ...
 """
 
 from __future__ import annotations
@@ -20,6 +23,12 @@ import importlib.util
 import os
 from dataclasses import dataclass, field
 from typing import Optional
+
+from packaging.version import InvalidVersion, Version
+
+from ..cases import inputs
+from ..cases.scenario import Scenario, generate
+from ..timing import PHASES
 
 
 class TargetError(Exception):
@@ -38,29 +47,46 @@ class Target:
     install: str
     #: Environment set before any framework is imported.
     env: dict[str, str] = field(default_factory=dict)
-    #: Module (under bn_behaviour.targets) holding ``run(scenario) -> Raw``.
+    #: Module (under bn_behaviour.targets) holding ``run(scenario, setup, layer_cls) -> Facts``.
     driver: str = ""
+    #: The framework that executes the layer: ``tensorflow``, ``jax`` or ``torch``.
+    backend: str = "tensorflow"
     #: Moving-variance convention: True for Bessel-corrected batch variance.
     bessel: bool = False
+    #: The convention of the fused kernel on 4-D input, for a target that has one (None: no fused kernel).
+    fused_bessel: Optional[bool] = None
+    #: ``momentum`` and ``epsilon`` the layer runs with (the reference judges with these).
+    momentum: float = inputs.MOMENTUM
+    epsilon: float = inputs.EPSILON
     #: Distributions whose versions every report records.
     versions_of: tuple[str, ...] = ("numpy",)
-    #: The documented rule this implementation claims (a key of bn_behaviour.rules.RULES).
+    #: The documented rule this implementation claims (a key of ``bn_behaviour.rules.RULES``).
     rule: str = "tf2"
-    #: Axis values that do not exist on this target: axis -> {value: reason}.
+    #: The genuine layer class ``--bn-layer`` replaces (None: there is no class to replace).
+    layer_class: Optional[str] = None
+    #: What this target lacks: axis (or ``matrix``) -> {value: reason}.
     unsupported: dict[str, dict[str, str]] = field(default_factory=dict)
 
-    def exclusion_reason(self, s) -> Optional[str]:
-        """Why ``s`` is not run on this target (beyond the generic exclusions), or None."""
+    def exclusion_reason(self, case) -> Optional[str]:
+        """Why ``case`` (any case type) does not run on this target, or None."""
+        axes = case.axes()
         for axis, values in self.unsupported.items():
-            why = values.get(getattr(s, axis))
+            why = values.get(axes.get(axis))
             if why:
-                return f"{axis}={getattr(s, axis)} on {self.name}: {why}"
+                return f"{axis}={axes[axis]} on {self.name}: {why}"
         return None
 
-    def scenarios(self) -> list:
-        """The matrix for this target: every generic scenario it supports."""
-        from ..scenario import generate
+    def lacks(self, matrix: str) -> Optional[str]:
+        """Why this target does not run the matrix called ``matrix``, or None."""
+        return self.unsupported.get("matrix", {}).get(matrix)
 
+    def convention(self, fused_kernel: bool = False) -> bool:
+        """The moving-variance convention of a case (True: Bessel-corrected), given whether it
+        takes the fused kernel where the target has one."""
+        return self.fused_bessel if fused_kernel and self.fused_bessel is not None else self.bessel
+
+    def scenarios(self) -> list[Scenario]:
+        """The main matrix for this target: every generic scenario it supports."""
         return [s for s in generate() if self.exclusion_reason(s) is None]
 
     def missing(self) -> Optional[str]:
@@ -86,8 +112,6 @@ class Target:
             os.environ[k] = v
 
     def load_driver(self):
-        from ..timing import PHASES
-
         self.activate()
         with PHASES("import"):  # the framework's import, once per process
             return importlib.import_module(f"bn_behaviour.targets.{self.driver}")
@@ -100,8 +124,6 @@ _ALIASES = {"keras": ("keras-nightly",), "tensorflow": ("tf-nightly", "tensorflo
 
 def _keras2_in_tensorflow() -> bool:
     """TensorFlow before 2.16, whose own tf.keras is Keras 2 (the ``keras`` 2.x distribution)."""
-    from packaging.version import InvalidVersion, Version
-
     try:
         return Version(_dist_version("tensorflow")) < Version("2.16") and _dist_version("keras").startswith("2.")
     except InvalidVersion:
@@ -127,6 +149,17 @@ def _dist_version(dist: str) -> str:
 #: Silence TensorFlow's C++ start-up logging in every target process.
 _QUIET = {"TF_CPP_MIN_LOG_LEVEL": "3"}
 
+#: What Keras 3 lacks of tf_keras' BatchNormalization (settings of bn_behaviour.cases.setting, matrices).
+_KERAS3_LACKS = {
+    "matrix": {"fused": "Keras 3 has no fused kernel (fused is a tf_keras argument)"},
+    "setting": {
+        "fused": "only tf_keras has a fused argument",
+        "unfused": "only tf_keras has a fused argument",
+        "virtual_batch": "virtual_batch_size is a tf_keras argument (Keras 3 has none)",
+        "saved_tf": "Keras 3's model.save() takes .keras (and legacy .h5) only; SavedModel is export() for serving",
+    },
+}
+
 TARGETS: dict[str, Target] = {
     t.name: t
     for t in [
@@ -138,7 +171,10 @@ TARGETS: dict[str, Target] = {
             install='pip install "bn-behaviour[tensorflow]"',
             env={"KERAS_BACKEND": "tensorflow", **_QUIET},
             driver="keras3",
+            backend="tensorflow",
             versions_of=("tensorflow", "numpy"),
+            layer_class="keras.layers.BatchNormalization",
+            unsupported=_KERAS3_LACKS,
         ),
         Target(
             name="keras-jax",
@@ -148,10 +184,13 @@ TARGETS: dict[str, Target] = {
             install='pip install "bn-behaviour[jax]"',
             env={"KERAS_BACKEND": "jax", **_QUIET},
             driver="keras3",
+            backend="jax",
             # Keras 3 updates moving_variance with the biased batch variance on
             # every backend (checked numerically by every `updated` case).
             bessel=False,
             versions_of=("jax", "jaxlib", "numpy"),
+            layer_class="keras.layers.BatchNormalization",
+            unsupported=_KERAS3_LACKS,
         ),
         Target(
             name="keras-torch",
@@ -161,10 +200,13 @@ TARGETS: dict[str, Target] = {
             install='pip install "bn-behaviour[torch]"',
             env={"KERAS_BACKEND": "torch", **_QUIET},
             driver="keras3",
+            backend="torch",
             # Biased batch variance, as on every Keras 3 backend (checked numerically).
             bessel=False,
             versions_of=("torch", "numpy"),
+            layer_class="keras.layers.BatchNormalization",
             unsupported={
+                **_KERAS3_LACKS,
                 "path": {
                     "call_graph": "the PyTorch backend has no traced function the user wraps a call in "
                     "(Keras runs torch eagerly; torch.compile is an optional compiler, not a tracing "
@@ -180,11 +222,18 @@ TARGETS: dict[str, Target] = {
             install='pip install "bn-behaviour[tf_keras]"',
             env={"TF_USE_LEGACY_KERAS": "1", **_QUIET},
             driver="tf_keras",
+            backend="tensorflow",
             # (N, C) inputs never take the fused kernel; the non-fused path keeps
             # the biased batch variance (checked numerically by every `updated`
-            # case).  The fused 4-D path is Bessel-corrected: see test_fused.py.
+            # case).  The fused 4-D kernel keeps the Bessel-corrected one: the kernel
+            # returns the unbiased batch variance and tf_keras keeps it
+            # (``_bessels_correction_test_only = True`` in BatchNormalizationBase;
+            # checked by test_fused_variance_convention).
             bessel=False,
+            fused_bessel=True,
             versions_of=("tensorflow", "numpy"),
+            layer_class="tf_keras.layers.BatchNormalization",
+            unsupported={"setting": {"masked": "tf_keras' BatchNormalization takes no mask"}},
         ),
         Target(
             name="tf1",
@@ -194,13 +243,24 @@ TARGETS: dict[str, Target] = {
             install='pip install "bn-behaviour[tf_keras]"',
             env={"TF_USE_LEGACY_KERAS": "1", **_QUIET},
             driver="tf1",
+            backend="tensorflow",
             # The driver feeds rank-4 images, so the default fused kernel runs and
             # keeps the Bessel-corrected variance (rank-2 input would not: see
             # the driver's docstring and tests/test_seed_tf1.py).
             bessel=True,
+            # The function's own defaults (its docstring: momentum=0.99, epsilon=0.001); the driver passes
+            # neither, as TF1 code rarely did (tests/test_seed_tf1.py checks the signature).
+            momentum=0.99,
+            epsilon=0.001,
             versions_of=("tf_keras", "numpy"),
             rule="tf1",
             unsupported={
+                "matrix": {
+                    "fused": "the fused 4-D matrix runs tf_keras' layer; tf1 is the TF1 function (its 4-D "
+                    "images already take the fused kernel)",
+                    "settings": "the settings matrix follows the tf2 rule; tf1 follows tf1",
+                    "workflows": "tf1 has no Keras model: the workflows are Keras workflows",
+                },
                 "model": dict.fromkeys(
                     ["sequential", "functional", "subclassed", "nested", "base_training_false"],
                     "the TF1 function is applied to a tensor in a graph; there is no Keras model around it",

@@ -3,17 +3,17 @@
 A driver builds the layer and the models around it with its own framework
 (Keras 3, or Keras 2 as ``tf_keras``); the order in which a scenario then
 acts (freeze at build, change at ``when``, warm-up step, observed path) and
-the facts read back are the same for all of them, so they live here once.
-Nothing here imports a framework: the drivers pass their objects in.
+the facts read back are the same for all of them, so they live here once
+(:func:`execute`).  Nothing here imports a framework: the drivers pass their
+objects in.
 
 >>> format_error(ValueError("bad <Variable at 0x7f3a2c> here\\nmore"))
 'ValueError: bad <Variable at 0x...> here'
 >>> weight_names([type("V", (), {"name": "inner/batch_normalization/gamma:0"})()])
 ['gamma']
->>> flat_data().x.shape, image_data().x.shape
-((8, 3), (2, 2, 2, 3))
->>> from bn_behaviour.reference import batch_moments
->>> all(np.array_equal(a, b) for a, b in zip(batch_moments(image_data().x), batch_moments(flat_data().x)))
+>>> from bn_behaviour.rules.reference import batch_moments
+>>> images, flat = inputs.image_data().x, inputs.flat_data().x
+>>> all(np.array_equal(a, b) for a, b in zip(batch_moments(images), batch_moments(flat)))
 True
 """
 
@@ -22,69 +22,54 @@ from __future__ import annotations
 import dataclasses
 import functools
 import gc
+import os
 import re
+import shutil
+import tempfile
 import warnings
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Callable, Optional
 
 import numpy as np
 
-from .. import inputs, reference
-from ..observation import STATE_NAMES, Raw
+from ..cases import inputs
+from ..cases.inputs import Data, flat_data
+from ..cases.scenario import COMPILED_PATHS, Scenario
+from ..rules.observation import STATE_NAMES, Facts
 from ..timing import PHASES
-from ..scenario import COMPILED_PATHS, TRAINING_PATHS, Scenario
-
-#: The (N, H, W, C) batches of the fused 4-D path: the seeded samples as two
-#: 2x2 images, so each channel holds the same 8 values as the flat batch and
-#: the separations tests/test_inputs.py proves (modes, variance conventions) hold.
-IMAGE_SHAPE = (2, 2, 2, inputs.CHANNELS)
 
 
 @dataclass(frozen=True)
-class Data:
-    """The batches one scenario runs on: observed ``x``, warm-up ``warm``, targets ``y``."""
+class Setup:
+    """How a case sets the layer up beyond its scenario (derived from the case by its matrix)."""
 
-    x: np.ndarray
-    warm: np.ndarray
-    y: np.ndarray
-
-    @property
-    def shape(self) -> tuple[int, ...]:
-        """The per-sample shape (what ``Input(shape)`` takes)."""
-        return tuple(self.x.shape[1:])
-
-    @property
-    def batch_size(self) -> int:
-        return int(self.x.shape[0])
+    data: Data = field(default_factory=flat_data)
+    #: Constructor arguments on top of the starting values (``fused``, ``axis``, momentum, ...).
+    layer: dict[str, Any] = field(default_factory=dict)
+    #: The dtype policy the case runs under.
+    precision: str = "float32"
+    #: Save format the model goes through after the freeze and before it runs (``keras``, ``h5``, ``tf``).
+    persist: Optional[str] = None
+    #: A mask passed to the call (positions that count for the batch statistics).
+    mask: Optional[np.ndarray] = None
 
 
-def flat_data() -> Data:
-    """The (N, C) batches of the main matrix."""
-    return Data(inputs.batch(), inputs.warmup_batch(), inputs.target())
-
-
-def image_data() -> Data:
-    """The same batches reshaped to (N, H, W, C) images."""
-    flat = flat_data()
-    return Data(*(a.reshape(IMAGE_SHAPE) for a in (flat.x, flat.warm, flat.y)))
-
-
-def layer_kwargs(s: Scenario, constant) -> dict[str, Any]:
+def layer_kwargs(constant, frozen_ctor: bool = False) -> dict[str, Any]:
     """The layer's constructor arguments: the starting values, the documented ``momentum`` and
     ``epsilon`` (passed explicitly: the reference uses these constants, never what the layer
-    under test reports about itself), and ``trainable=False`` for ``layer_ctor``.
+    under test reports about itself), and ``trainable=False`` when frozen at construction.
 
     ``constant`` is the framework's ``initializers.Constant``.
     """
     kwargs: dict[str, Any] = dict(
-        momentum=reference.MOMENTUM,
-        epsilon=reference.EPSILON,
+        momentum=inputs.MOMENTUM,
+        epsilon=inputs.EPSILON,
         gamma_initializer=constant(inputs.GAMMA),
         beta_initializer=constant(inputs.BETA),
         moving_mean_initializer=constant(inputs.MOVING_MEAN),
         moving_variance_initializer=constant(inputs.MOVING_VARIANCE),
     )
-    if s.frozen == "layer_ctor":
+    if frozen_ctor:
         kwargs["trainable"] = False
     return kwargs
 
@@ -110,7 +95,7 @@ def build(api, s: Scenario, layer_cls, shape=(inputs.CHANNELS,), **extra) -> dic
     ``api`` is the Keras module (``keras`` or ``tf_keras``); ``shape`` the
     per-sample input shape; ``extra`` more constructor arguments.
     """
-    bn = layer_cls(**{**layer_kwargs(s, api.initializers.Constant), **extra})
+    bn = layer_cls(**{**layer_kwargs(api.initializers.Constant, s.frozen == "layer_ctor"), **extra})
     bn.build((None, *shape))
     objs: dict[str, Any] = {"layer": bn}
     if s.model == "sequential":
@@ -151,7 +136,8 @@ def fresh_session(clear: Callable[[], None]) -> None:
     ``build`` phase).  Freezing keeps each collection to what the last case created.
     """
     clear()
-    gc.collect()  # Keras 3's clear_session() has collected already (this pass sees only its survivors); tf_keras' has not
+    # Keras 3's clear_session() has collected already (this pass sees only its survivors); tf_keras' has not.
+    gc.collect()
     gc.freeze()
 
 
@@ -223,9 +209,9 @@ class Runner:
     ``make_function()`` (sets ``self.fn``, the traced call or training step).
     """
 
-    def __init__(self, s: Scenario, objs, data: Optional[Data] = None):
+    def __init__(self, s: Scenario, objs, data: Data):
         self.s, self.objs = s, objs
-        self.data = data or flat_data()
+        self.data = data
         self.container = outermost(objs)
         self.kw = training_kwargs(s)
         self.capture: Any = None
@@ -292,7 +278,7 @@ class Runner:
         return np.asarray(self.capture.value)
 
 
-def perform(runner: Runner) -> Raw:
+def perform(runner: Runner) -> Facts:
     """Freeze at build, prepare, run the observed path and read the facts back."""
     s, objs, x = runner.s, runner.objs, runner.data.x
     bn = objs["layer"]
@@ -308,38 +294,25 @@ def perform(runner: Runner) -> Raw:
                 before = state(bn)
             with PHASES("step"):  # the observed path
                 output = runner.run(x)
-        except Exception as e:  # an error is a behaviour to record
+        except Exception as e:  # noqa: BLE001  (an error is a behaviour to record)
             error = format_error(e)
     with PHASES("read_back"):
         bn_vars = [id(v) for v in bn.weights]
         model_trainable = [v for v in outermost(objs).trainable_weights if id(v) in bn_vars]
         after, lists = state(bn), [weight_names(v) for v in (bn.trainable_weights, bn.non_trainable_weights,
                                                               model_trainable)]
-    return Raw(
-        x=x,
-        output=output,
-        before=before,
-        after=after,
-        trainable_weights=lists[0],
-        non_trainable_weights=lists[1],
-        model_trainable_weights=lists[2],
-        trains=s.path in TRAINING_PATHS,
-        error=error,
-        epsilon=reference.EPSILON,
-        momentum=reference.MOMENTUM,
-    )
+        dtypes = variable_dtypes(bn)
+    return Facts(output=output, before=before, after=after, trainable_weights=lists[0],
+                 non_trainable_weights=lists[1], model_trainable_weights=lists[2], error=error,
+                 variable_dtypes=dtypes)
 
 
-#: File name per save format (``Setting.persist``); ``tf`` is a SavedModel folder.
+#: File name per save format (``Setup.persist``); ``tf`` is a SavedModel folder.
 SAVE_NAMES = {"keras": "model.keras", "h5": "model.h5", "tf": "model_savedmodel"}
 
 
 def reload(api, objs, fmt: str, layer_cls) -> dict[str, Any]:
     """Save the outer model in ``fmt``, load it back, and return the loaded model and its layer."""
-    import os
-    import shutil
-    import tempfile
-
     folder = tempfile.mkdtemp(prefix="bn-behaviour-")
     try:
         path = os.path.join(folder, SAVE_NAMES[fmt])
@@ -353,31 +326,31 @@ def reload(api, objs, fmt: str, layer_cls) -> dict[str, Any]:
     return {"layer": layer, "outer": loaded}
 
 
-def perform_setting(api, case, layer_cls, runner_cls, bessel: bool) -> Raw:
-    """Run a settings-matrix case (``bn_behaviour.setting``) under its precision policy.
+def run_case(api, s: Scenario, setup: Setup, layer_cls, runner_cls: type[Runner], clear: Callable[[], None],
+             set_policy: Callable[[str], None]) -> Facts:
+    """A driver's ``run``: a fresh seeded session, the case's precision policy (set back to float32
+    after), then :func:`execute`.  ``clear`` and ``set_policy`` are the framework's."""
+    with PHASES("build"):
+        fresh_session(clear)
+        api.utils.set_random_seed(inputs.SEED)
+    if setup.precision == "float32":
+        return execute(api, s, setup, layer_cls, runner_cls)
+    set_policy(setup.precision)
+    try:
+        return execute(api, s, setup, layer_cls, runner_cls)
+    finally:
+        set_policy("float32")
 
-    ``api`` is the Keras module; the caller has cleared the session and set
-    the policy.  The raw facts carry the setting's axis, mask, momentum,
-    epsilon and tolerance, so the classification uses the same reference.
-    """
-    from ..setting import PRECISIONS, SETTINGS, data as setting_data, mask_for
 
-    st = SETTINGS[case.setting]
-    d = setting_data(case)
-    extra = {**st.layer, "momentum": st.momentum, "epsilon": st.epsilon}
-    objs, core = build(api, case.core, layer_cls, d.shape, **extra), case.core
-    if st.persist:
-        change(core, objs)  # the core's freeze, made before saving
-        objs = reload(api, objs, st.persist, layer_cls)
-        core = dataclasses.replace(core, frozen="none")  # not again: the loaded model must remember it
-    runner = runner_cls(core, objs, d)
-    mask = mask_for(d.x) if st.mask else None
-    if mask is not None:
-        runner.kw["mask"] = mask
-    raw = perform(runner)
-    tol = max(PRECISIONS[case.precision].tolerance, st.tolerance or 0.0)
-    raw.axis, raw.mask, raw.momentum, raw.epsilon, raw.bessel = st.axis, mask, st.momentum, st.epsilon, bessel
-    raw.virtual_batch, raw.renorm = st.virtual_batch, st.layer.get("renorm_clipping") if st.renorm else None
-    raw.rtol = raw.atol = tol
-    raw.variable_dtypes = variable_dtypes(objs["layer"])
-    return raw
+def execute(api, s: Scenario, setup: Setup, layer_cls, runner_cls: type[Runner]) -> Facts:
+    """Build ``s`` as ``setup`` says, run it and read the facts back.  ``api`` is the Keras module."""
+    with PHASES("build"):
+        objs = build(api, s, layer_cls, setup.data.shape, **setup.layer)
+        if setup.persist:
+            change(s, objs)  # the core's freeze, made before saving
+            objs = reload(api, objs, setup.persist, layer_cls)
+            s = dataclasses.replace(s, frozen="none")  # not again: the loaded model must remember it
+    runner = runner_cls(s, objs, setup.data)
+    if setup.mask is not None:
+        runner.kw["mask"] = setup.mask
+    return perform(runner)

@@ -10,12 +10,10 @@ from __future__ import annotations
 import keras
 import numpy as np
 
-from .. import inputs
-from ..observation import Raw
-from ..scenario import Scenario
-from ..timing import PHASES
+from ..cases import inputs
+from ..cases.scenario import Scenario
+from ..rules.observation import Facts
 from . import common
-from .common import format_error  # noqa: F401  (kept importable from here)
 from .keras3_backends import TRACERS
 
 BACKEND = keras.backend.backend()
@@ -85,25 +83,10 @@ def mark_lost(bn) -> None:
             v.assign(np.full(v.shape, np.nan, dtype=v.dtype))
 
 
-def run(s: Scenario, layer_cls=None) -> Raw:
-    """Perform ``s`` on the real layer and return what happened."""
-    layer_cls = layer_cls or keras.layers.BatchNormalization
-    with PHASES("build"):
-        common.fresh_session(keras.utils.clear_session)
-        keras.utils.set_random_seed(inputs.SEED)
-        objs = common.build(keras, s, layer_cls)
-    return common.perform(Runner(s, objs))
-
-
-def run_setting(case, bessel: bool = False, layer_cls=None) -> Raw:
-    """Perform a settings-matrix case (``bn_behaviour.setting``) under its precision policy."""
-    common.fresh_session(keras.utils.clear_session)
-    keras.utils.set_random_seed(inputs.SEED)
-    keras.config.set_dtype_policy(case.precision)
-    try:
-        return common.perform_setting(keras, case, layer_cls or keras.layers.BatchNormalization, Runner, bessel)
-    finally:
-        keras.config.set_dtype_policy("float32")
+def run(s: Scenario, setup: common.Setup, layer_cls=None) -> Facts:
+    """Perform ``s`` on the real layer as ``setup`` says and return what happened."""
+    return common.run_case(keras, s, setup, layer_cls or keras.layers.BatchNormalization, Runner,
+                           keras.utils.clear_session, keras.config.set_dtype_policy)
 
 
 def train_step(container, kw, learning_rate=inputs.LEARNING_RATE):

@@ -21,7 +21,7 @@ from typing import Callable
 
 import keras
 
-from .. import inputs
+from ..cases import inputs
 
 
 def _mse(out, y):

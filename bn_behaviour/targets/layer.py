@@ -4,18 +4,18 @@ A consumer points the matrix at their own class (a subclass, a
 re-implementation, a layer from another library).  Bad specs are one-line
 usage errors naming the problem.
 
->>> load("no_colon")
+>>> load("no_colon")  # doctest: +ELLIPSIS
 Traceback (most recent call last):
 ...
-bn_behaviour.layer.LayerSpecError: --bn-layer 'no_colon' is not of the form module:attr (e.g. my_pkg.layers:MyBatchNorm)
->>> load("bn_behaviour_no_such_module:BN")
+bn_behaviour.targets.layer.LayerSpecError: --bn-layer 'no_colon' is not of the form module:attr (e.g. ...)
+>>> load("bn_behaviour_no_such_module:BN")  # doctest: +ELLIPSIS
 Traceback (most recent call last):
 ...
-bn_behaviour.layer.LayerSpecError: --bn-layer: cannot import module 'bn_behaviour_no_such_module' (No module named 'bn_behaviour_no_such_module')
->>> load("bn_behaviour.inputs:batch")
+bn_behaviour.targets.layer.LayerSpecError: --bn-layer: cannot import module 'bn_behaviour_no_such_module' (...)
+>>> load("bn_behaviour.cases.inputs:batch")
 Traceback (most recent call last):
 ...
-bn_behaviour.layer.LayerSpecError: --bn-layer: bn_behaviour.inputs:batch is a function, not a layer class
+bn_behaviour.targets.layer.LayerSpecError: --bn-layer: bn_behaviour.cases.inputs:batch is a function, not a layer class
 """
 
 from __future__ import annotations
@@ -48,7 +48,7 @@ def load(spec: str) -> type:
         sys.path.insert(0, cwd)
     try:
         module = importlib.import_module(module_name)
-    except Exception as e:  # ImportError, or an error raised by the module itself
+    except Exception as e:  # noqa: BLE001  (ImportError, or whatever the module itself raises)
         raise LayerSpecError(f"--bn-layer: cannot import module {module_name!r} ({e})") from None
     obj = module
     for part in attr.split("."):
@@ -81,7 +81,7 @@ def describe(cls) -> str:
     """``module:QualName`` (the --bn-layer form) for reports, or ``genuine`` when None.
 
     >>> describe(None), describe(LayerSpecError)
-    ('genuine', 'bn_behaviour.layer:LayerSpecError')
+    ('genuine', 'bn_behaviour.targets.layer:LayerSpecError')
     """
     if cls is None:
         return "genuine"

@@ -5,14 +5,17 @@ into an upstream bug report.  ``tests/test_repro.py`` runs generated
 snippets and checks they agree with the driver.
 
 >>> s = Scenario("functional", "layer", "after_fit", "fit", "none")
->>> command("keras-tensorflow", s)
-'bn-behaviour observe --target keras-tensorflow --model functional --frozen layer --when after_fit --path fit --training none'
+>>> print(command("keras-tensorflow", s))  # doctest: +NORMALIZE_WHITESPACE
+bn-behaviour observe --target keras-tensorflow --model functional --frozen layer --when after_fit
+    --path fit --training none
 """
 
 from __future__ import annotations
 
-from . import inputs
-from .scenario import COMPILED_PATHS, Scenario
+from typing import Callable
+
+from ..cases import inputs
+from ..cases.scenario import COMPILED_PATHS, Scenario
 
 
 def command(target: str, s: Scenario, layer: str = "genuine") -> str:
@@ -97,19 +100,10 @@ def _steps(s: Scenario) -> list[str]:
     return steps + [run]
 
 
-#: Snippet writers for targets other than Keras 3 on TensorFlow: target -> function(s) -> code.
-SNIPPETS: dict = {}
-
-
 def snippet(target: str, s: Scenario):
-    """A standalone program that performs ``s`` on ``target`` (None where none is written)."""
-    if hasattr(s, "setting"):
-        return None  # settings-matrix cases reproduce with the command line
-    if target in SNIPPETS:
-        return SNIPPETS[target](s)
-    if target != "keras-tensorflow":
-        return None
-    return keras3_snippet(s)
+    """A standalone program that performs main-matrix scenario ``s`` on ``target`` (None where none is written)."""
+    write = SNIPPETS.get(target)
+    return write(s) if write else None
 
 
 def keras3_snippet(s: Scenario, backend: str = "tensorflow") -> str:
@@ -125,7 +119,8 @@ def keras3_snippet(s: Scenario, backend: str = "tensorflow") -> str:
         f"# bn-behaviour scenario {s.id}\nimport os\nos.environ['KERAS_BACKEND'] = '{backend}'\n"
         "import numpy as np, keras, tensorflow as tf\n"
         f"C, LR = {inputs.CHANNELS}, {inputs.LEARNING_RATE}\n"
-        f"draw = lambda seed, mean, std: np.random.default_rng(seed).normal(mean, std, ({inputs.BATCH_SIZE}, C)).astype('float32')\n"
+        "draw = lambda seed, mean, std: np.random.default_rng(seed)"
+        f".normal(mean, std, ({inputs.BATCH_SIZE}, C)).astype('float32')\n"
         f"x = draw({inputs.SEED}, {inputs.CHANNEL_MEANS}, {inputs.CHANNEL_STDS})\n"
         f"x_warm = draw({inputs.SEED + 1}, {inputs.CHANNEL_MEANS}, {inputs.CHANNEL_STDS})\n"
         f"y = draw({inputs.SEED + 2}, 0.0, 1.0)\n"
@@ -137,3 +132,8 @@ def keras3_snippet(s: Scenario, backend: str = "tensorflow") -> str:
         "for w in bn.weights:\n    print(w.name, w.numpy().tolist())\n"
         "print('trainable_weights', [w.name for w in bn.trainable_weights])\n"
     )
+
+
+#: The targets with a standalone snippet writer (tested against the driver by tests/test_repro.py):
+#: target -> function(scenario) -> code.
+SNIPPETS: dict[str, Callable[[Scenario], str]] = {"keras-tensorflow": keras3_snippet}

@@ -40,20 +40,19 @@ resolved it for Keras 3, ``run`` fails with a clear message.
 from __future__ import annotations
 
 import inspect
-import re
 import warnings
 from typing import Any, Optional
 
 import numpy as np
 import tensorflow as tf
 
-from .. import inputs
-from ..observation import STATE_NAMES, Raw
-from ..scenario import TRAINING_PATHS, Scenario
+from ..cases import inputs
+from ..cases.inputs import IMAGE_SHAPE
+from ..cases.scenario import Scenario
+from ..rules.observation import STATE_NAMES, Facts
+from .common import Setup, format_error
 
 V1 = tf.compat.v1
-#: The seeded batch as two 2x2 images with 3 channels (NHWC).
-IMAGE_SHAPE = (2, 2, 2, inputs.CHANNELS)
 #: The layer's variable scope: the function's default name in a fresh graph.
 SCOPE = "batch_normalization"
 
@@ -75,7 +74,8 @@ def batch_normalization_fn():
 
 
 def defaults() -> tuple[float, float]:
-    """The function's own ``momentum`` and ``epsilon`` defaults (the seed relies on them)."""
+    """The function's own ``momentum`` and ``epsilon`` defaults (the seed relies on them; the
+    target declares them for the reference, and tests/test_seed_tf1.py checks they agree)."""
     params = inspect.signature(batch_normalization_fn()).parameters
     return float(params["momentum"].default), float(params["epsilon"].default)
 
@@ -98,16 +98,6 @@ def layer_kwargs(s: Scenario) -> dict[str, Any]:
     if s.frozen == "layer_ctor":
         kw["trainable"] = False
     return kw
-
-
-def format_error(e: BaseException) -> str:
-    """``Class: first line`` with addresses masked (the same format as the Keras drivers).
-
-    Kept here so this driver never imports Keras 3.
-    """
-    first = (str(e).strip().splitlines() or [""])[0]
-    first = re.sub(r"0x[0-9a-fA-F]+", "0x...", first)[:300]
-    return f"{type(e).__name__}: {first}" if first else type(e).__name__
 
 
 def _short(v) -> str:
@@ -136,14 +126,14 @@ def build_path(s: Scenario, out, update_ops: list) -> list:
     raise ValueError(f"path={s.path} does not exist on tf1")  # excluded by the target's data
 
 
-def run(s: Scenario, layer_cls=None) -> Raw:
+def run(s: Scenario, setup: Setup, layer_cls=None) -> Facts:
     """Perform ``s`` in a fresh graph and session and return what happened.
 
-    ``layer_cls`` is ignored: TF1 has one function, not a layer class to swap.
+    ``layer_cls`` is ignored: TF1 has one function, not a layer class to swap;
+    ``setup`` gives the (N, C) batch, fed as NHWC images.
     """
     batch_normalization = batch_normalization_fn()
-    momentum, epsilon = defaults()
-    x = inputs.batch()
+    x = setup.data.x
     graph = tf.Graph()
     output: Optional[np.ndarray] = None
     error: Optional[str] = None
@@ -157,7 +147,7 @@ def run(s: Scenario, layer_cls=None) -> Raw:
         trainable = {_short(v) for v in _layer_variables(V1.trainable_variables())}
         try:
             fetches = build_path(s, out, update_ops)
-        except Exception as e:  # an error is a behaviour to record
+        except Exception as e:  # noqa: BLE001  (an error is a behaviour to record)
             fetches, error = None, format_error(e)
         init = V1.global_variables_initializer()
         with V1.Session(graph=graph) as sess:
@@ -167,12 +157,11 @@ def run(s: Scenario, layer_cls=None) -> Raw:
                 try:
                     result = sess.run(fetches, {ph: x.reshape(IMAGE_SHAPE)})
                     output = np.asarray(result[0]).reshape(x.shape)
-                except Exception as e:
+                except Exception as e:  # noqa: BLE001  (an error is a behaviour to record)
                     error = format_error(e)
             after = _state(sess, variables)
     names = sorted(variables)
-    return Raw(
-        x=x,
+    return Facts(
         output=output,
         before=before,
         after=after,
@@ -180,8 +169,5 @@ def run(s: Scenario, layer_cls=None) -> Raw:
         non_trainable_weights=[n for n in names if n not in trainable],
         # minimize() updates TRAINABLE_VARIABLES by default; no model stands in between.
         model_trainable_weights=[n for n in names if n in trainable],
-        trains=s.path in TRAINING_PATHS,
         error=error,
-        epsilon=epsilon,
-        momentum=momentum,
     )

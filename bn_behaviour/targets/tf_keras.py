@@ -7,9 +7,8 @@ variables through ``add_weight``.  On TensorFlow before 2.16, whose own
 ``tf.keras`` is Keras 2, that is the module observed.  TF_USE_LEGACY_KERAS=1 is set by the
 target registry before this module is imported.
 
-``run(s, fused=True)`` is the fused path: the layer is built with
-``fused=True`` and runs on (N, H, W, C) images (bn_behaviour/test_fused.py);
-on the default (N, C) batches tf_keras never fuses.
+The fused 4-D matrix (``bn_behaviour.cases.fused``) passes ``fused=True`` and
+(N, H, W, C) images in its ``Setup``; on the default (N, C) batches tf_keras never fuses.
 """
 
 from __future__ import annotations
@@ -21,10 +20,9 @@ try:
 except ImportError:  # TensorFlow before 2.16 ships Keras 2 itself, as tf.keras (Target.missing checks)
     tf_keras = tf.keras
 
-from .. import inputs
-from ..observation import Raw
-from ..scenario import Scenario
-from ..timing import PHASES
+from ..cases import inputs
+from ..cases.scenario import Scenario
+from ..rules.observation import Facts
 from . import common
 
 #: The Keras module this driver drives (the workflow matrix builds its models with it).
@@ -93,28 +91,7 @@ class Runner(common.Runner):
             self.fn = tf.function(lambda x: self.container(x, **self.kw))
 
 
-def run(s: Scenario, layer_cls=None, fused: bool = False) -> Raw:
-    """Perform ``s`` on the real layer and return what happened.
-
-    ``fused=True``: BatchNormalization(fused=True) on the (N, H, W, C) batches.
-    """
-    layer_cls = layer_cls or tf_keras.layers.BatchNormalization
-    with PHASES("build"):
-        common.fresh_session(tf_keras.backend.clear_session)
-        tf_keras.utils.set_random_seed(inputs.SEED)
-        data = common.image_data() if fused else common.flat_data()
-        extra = {"fused": True} if fused else {}
-        objs = common.build(tf_keras, s, layer_cls, data.shape, **extra)
-    return common.perform(Runner(s, objs, data))
-
-
-def run_setting(case, bessel: bool = False, layer_cls=None) -> Raw:
-    """Perform a settings-matrix case (``bn_behaviour.setting``) under its precision policy."""
-    common.fresh_session(tf_keras.backend.clear_session)
-    tf_keras.utils.set_random_seed(inputs.SEED)
-    tf_keras.mixed_precision.set_global_policy(case.precision)
-    try:
-        layer_cls = layer_cls or tf_keras.layers.BatchNormalization
-        return common.perform_setting(tf_keras, case, layer_cls, Runner, bessel)
-    finally:
-        tf_keras.mixed_precision.set_global_policy("float32")
+def run(s: Scenario, setup: common.Setup, layer_cls=None) -> Facts:
+    """Perform ``s`` on the real layer as ``setup`` says and return what happened."""
+    return common.run_case(tf_keras, s, setup, layer_cls or tf_keras.layers.BatchNormalization, Runner,
+                           tf_keras.backend.clear_session, tf_keras.mixed_precision.set_global_policy)

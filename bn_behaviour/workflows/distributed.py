@@ -53,10 +53,12 @@ import sys
 
 import numpy as np
 
-from .. import inputs, reference
-from ..observation import ATOL, RTOL
-from ..workflow import Workflow
-from .frameworks import not_keras
+from ..cases import inputs
+from ..rules import reference
+from ..rules.observation import ATOL, RTOL
+from ..targets import require
+from .base import Workflow
+from .frameworks import bn, format_error, keras_api, state
 
 WORKFLOW = Workflow(
     name="distributed",
@@ -84,7 +86,6 @@ FIELDS = ("statistics", "moving_stats", "moving_copies", "affine", "error")
 #: Added to the second replica's rows (the first keeps inputs.batch()'s rows 0-3).
 HALF_OFFSET = 4.0
 REPLICAS = 2
-TF_TARGETS = ("keras-tensorflow", "tf_keras")
 #: Expected ``moving_copies``: anything but ``diverged`` (mirrored, or per replica and aggregated on read).
 IN_SYNC = "not_diverged"
 #: "These variables are kept in sync with each other by applying identical updates" (tf.distribute guide).
@@ -92,17 +93,17 @@ MIRRORED_DOC = "https://www.tensorflow.org/guide/distributed_training#mirroredst
 NOT_RUN = {"statistics": "n/a", "moving_stats": "n/a", "moving_copies": "n/a", "affine": "n/a"}
 
 
-def exclusion(target: str, variant: str) -> str | None:
-    if not_keras(target):
-        return not_keras(target)
+def exclusion(target, variant: str) -> str | None:
     if variant.endswith("backend=not_tensorflow"):
-        return None if target not in TF_TARGETS else f"{target} runs on TensorFlow, where synchronized=True is valid"
-    if target not in TF_TARGETS:
-        return f"MirroredStrategy is TensorFlow's; {target} is observed rejecting synchronized=True instead"
+        if target.backend == "tensorflow":
+            return f"{target.name} runs on TensorFlow, where synchronized=True is valid"
+        return None
+    if target.backend != "tensorflow":
+        return f"MirroredStrategy is TensorFlow's; {target.name} is observed rejecting synchronized=True instead"
     return None
 
 
-def expected(target: str, variant: str) -> dict:
+def expected(target, variant: str) -> dict:
     if variant.endswith("backend=not_tensorflow"):
         return {**NOT_RUN, "error": "ValueError"}
     if variant.endswith("frozen=layer"):
@@ -135,7 +136,7 @@ def check_batch_statistics(variant, observed, exp) -> str | None:
 def check_moving_statistics(variant, observed, exp) -> str | None:
     """Synchronized: the moving statistics take one step with the global batch's moments (every replica
     sees the same batch statistics); frozen: unchanged.  Not synchronized: undocumented, only reported."""
-    if observed["error"] is None and exp["moving_stats"] is not None and observed["moving_stats"] != exp["moving_stats"]:
+    if observed["error"] is None and exp["moving_stats"] not in (None, observed["moving_stats"]):
         return f"expected moving statistics {exp['moving_stats']}, observed {observed['moving_stats']}"
     return None
 
@@ -212,18 +213,16 @@ def classify(raw: dict) -> dict:
 
 
 def _numbers(raw: dict) -> str:
-    r = lambda v: np.round(np.asarray(v, np.float64), 4).tolist()
+    def r(v):
+        return np.round(np.asarray(v, np.float64), 4).tolist()
+
     return (f"replica outputs, rows 0 and 4: {r(raw['output'][0])}, {r(raw['output'][4])}; moving mean after "
             f"{r(raw['after']['moving_mean'])}, variance after {r(raw['after']['moving_variance'])}; "
             f"{raw['kind']} per-replica [mean, variance]: {r(raw['copies'])}; gamma after {r(raw['after']['gamma'])}")
 
 
 def observe(target, variant: str):
-    from ..targets.common import format_error
-
     if variant.endswith("backend=not_tensorflow"):
-        from .frameworks import bn, keras_api
-
         api = keras_api(target)
         try:
             bn(api, synchronized=True)
@@ -231,7 +230,8 @@ def observe(target, variant: str):
             return {**NOT_RUN, "error": format_error(e)}, str(e)
         return {**NOT_RUN, "error": None}, "constructed without error"
     try:
-        proc = subprocess.run([sys.executable, "-m", __name__, target.name, variant], check=False,
+        proc = subprocess.run([sys.executable, "-W", "ignore::RuntimeWarning:runpy",  # the package imported it first
+                               "-m", __name__, target.name, variant], check=False,
                               capture_output=True, text=True, timeout=600, env={**os.environ, **target.env})
     except subprocess.TimeoutExpired as e:
         return {**NOT_RUN, "error": format_error(e)}, str(e)
@@ -247,16 +247,12 @@ def observe(target, variant: str):
 
 def _replicated(target_name: str, variant: str) -> dict:
     """In a fresh interpreter: two logical CPUs, the strategy, one replicated training step; raw numbers."""
-    from ..targets import require
-
     target = require(target_name)
     target.activate()  # before TensorFlow is imported
     import tensorflow as tf
 
     cpu = tf.config.list_physical_devices("CPU")[0]  # before anything runs in TensorFlow
     tf.config.set_logical_device_configuration(cpu, [tf.config.LogicalDeviceConfiguration()] * REPLICAS)
-    from ..targets.common import format_error, state
-    from .frameworks import bn, keras_api
 
     api = keras_api(target)
     strategy = tf.distribute.MirroredStrategy([f"/cpu:{i}" for i in range(REPLICAS)])
@@ -282,7 +278,7 @@ def _replicated(target_name: str, variant: str) -> dict:
             return x, out
 
         rows, outs = tf.function(lambda d: strategy.run(replica_step, args=d))(data)
-        local = lambda v: strategy.experimental_local_results(v)
+        local = strategy.experimental_local_results
         variables = [v if isinstance(v, tf.Variable) else v.value for v in (layer.moving_mean, layer.moving_variance)]
         return {"rows": np.concatenate([np.asarray(r) for r in local(rows)]).tolist(),
                 "output": np.concatenate([np.asarray(o) for o in local(outs)]).tolist(),

@@ -11,7 +11,8 @@ the initial ones.
 
 >>> sorted(VARIANTS)[:2]
 ['format=tf_saved_model-frozen=layer', 'format=tf_saved_model-frozen=none']
->>> print(exclusion("tf_keras", "format=torch-frozen=none"))
+>>> from bn_behaviour.targets import TARGETS
+>>> print(exclusion(TARGETS["tf_keras"], "format=torch-frozen=none"))
 format=torch is the PyTorch backend's export (torch.export); tf_keras has no such format
 """
 
@@ -25,10 +26,10 @@ from typing import Optional
 
 import numpy as np
 
-from .. import inputs
-from ..observation import classify_mode
-from ..workflow import Workflow
-from .frameworks import backend, bn, keras_api, not_keras, state
+from ..cases import inputs
+from ..rules.observation import classify_mode
+from .base import Workflow
+from .frameworks import bn, format_error, keras_api, state
 
 WORKFLOW = Workflow(
     name="export",
@@ -53,18 +54,16 @@ VARIANTS = {
 FIELDS = ("serve_mode", "serve_repeatable", "error")
 
 
-def exclusion(target: str, variant: str) -> Optional[str]:
-    if not_keras(target):
-        return not_keras(target)
-    if variant.startswith("format=torch") and target != "keras-torch":
-        return f"format=torch is the PyTorch backend's export (torch.export); {target} has no such format"
-    if variant.startswith("format=tf_saved_model") and target == "keras-torch":
+def exclusion(target, variant: str) -> Optional[str]:
+    if variant.startswith("format=torch") and target.backend != "torch":
+        return f"format=torch is the PyTorch backend's export (torch.export); {target.name} has no such format"
+    if variant.startswith("format=tf_saved_model") and target.backend == "torch":
         return ("Keras exports a TF SavedModel from the PyTorch backend through torch_xla (ImportError without it), "
                 "which the suite does not install; format=torch is the PyTorch backend's own export")
     return None
 
 
-def expected(target: str, variant: str) -> dict:
+def expected(target, variant: str) -> dict:
     return {"serve_mode": "inference", "serve_repeatable": True, "error": None}
 
 
@@ -111,8 +110,6 @@ def _serve(api, model, fmt: str, folder: str, x: np.ndarray):
 
 
 def observe(target, variant: str):
-    from ..targets.common import format_error
-
     fmt = variant.split("-")[0].split("=")[1]
     frozen = variant.endswith("frozen=layer")
     api = keras_api(target)
@@ -131,12 +128,13 @@ def observe(target, variant: str):
             warnings.simplefilter("ignore")
             serve = _serve(api, model, fmt, folder, x)
             first, second = np.asarray(serve(x), np.float64), np.asarray(serve(x), np.float64)
-    except Exception as e:  # an error is a behaviour to record
-        return {"serve_mode": "n/a", "serve_repeatable": None, "error": format_error(e)}, f"{backend(target)}: {e}"
+    except Exception as e:  # noqa: BLE001  (an error is a behaviour to record)
+        return {"serve_mode": "n/a", "serve_repeatable": None, "error": format_error(e)}, f"{target.backend}: {e}"
     finally:
         shutil.rmtree(folder, ignore_errors=True)
-    observed = {"serve_mode": classify_mode(x, first, at_export), "serve_repeatable": bool(np.array_equal(first, second)),
-                "error": None}
+    observed = {"serve_mode": classify_mode(x, first, at_export),
+                "serve_repeatable": bool(np.array_equal(first, second)), "error": None}
     numbers = (f"served output row 0: {first[0].round(4).tolist()}; moving mean at export "
-               f"{at_export['moving_mean'].round(4).tolist()}, variance {at_export['moving_variance'].round(4).tolist()}")
+               f"{at_export['moving_mean'].round(4).tolist()}, "
+               f"variance {at_export['moving_variance'].round(4).tolist()}")
     return observed, numbers

@@ -1,26 +1,13 @@
-"""What every workflow needs from a Keras-style target: its Keras module, a fresh start, a small model.
-
->>> KERAS_TARGETS
-('keras-tensorflow', 'keras-jax', 'keras-torch', 'tf_keras')
->>> not_keras("tf1")
-'tf1 has no Keras model: the workflows are Keras workflows'
-"""
+"""What every workflow needs from a Keras-style target: its Keras module, a fresh start, a small model."""
 
 from __future__ import annotations
 
-from typing import Optional
-
 import numpy as np
 
-from .. import inputs
-from ..targets.common import fresh_session, layer_kwargs, state  # noqa: F401  (re-exported for the workflows)
+from ..cases import inputs
+from ..targets.common import format_error, fresh_session, layer_kwargs, state
 
-KERAS_TARGETS = ("keras-tensorflow", "keras-jax", "keras-torch", "tf_keras")
-
-
-def not_keras(target: str) -> Optional[str]:
-    """The exclusion reason of every workflow on a target without Keras models."""
-    return None if target in KERAS_TARGETS else f"{target} has no Keras model: the workflows are Keras workflows"
+__all__ = ["bn", "format_error", "keras_api", "numpy", "state"]
 
 
 def keras_api(target):
@@ -31,11 +18,6 @@ def keras_api(target):
     return api
 
 
-def backend(target) -> str:
-    """``tensorflow``, ``jax`` or ``torch`` (tf_keras runs on TensorFlow)."""
-    return target.env.get("KERAS_BACKEND", "tensorflow")
-
-
 def numpy(api, x) -> np.ndarray:
     """A framework tensor as float64 NumPy (torch outputs carry autograd history)."""
     convert = getattr(getattr(api, "ops", None), "convert_to_numpy", None)
@@ -44,7 +26,4 @@ def numpy(api, x) -> np.ndarray:
 
 def bn(api, **extra):
     """The suite's BatchNormalization (its starting values, momentum and epsilon), plus ``extra`` arguments."""
-    from ..scenario import Scenario
-
-    s = Scenario("layer", "none", "before_compile", "call", "none")
-    return api.layers.BatchNormalization(**{**layer_kwargs(s, api.initializers.Constant), **extra})
+    return api.layers.BatchNormalization(**{**layer_kwargs(api.initializers.Constant), **extra})

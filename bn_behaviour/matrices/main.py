@@ -1,0 +1,71 @@
+"""The main matrix: every scenario (``bn_behaviour.cases.scenario``), judged by the target's rule."""
+
+from __future__ import annotations
+
+from functools import partial
+
+from ..cases.inputs import Data
+from ..cases.scenario import TRAINING_PATHS, Scenario, exclusion_reason
+from ..rules import RULES, tf2
+from ..rules.observation import Params, classify, describe_numbers
+from ..rules.result import Result
+from ..targets import Target, repro
+from ..targets.common import Setup
+from ..targets.layer import describe as describe_layer
+from ..timing import PHASES
+from .matrix import Matrix
+
+
+def params(target: Target, s: Scenario, data: Data, fused_kernel: bool = False) -> Params:
+    """How a scenario on ``data`` is judged on ``target``: its momentum, epsilon and variance convention."""
+    return Params(x=data.x, trains=s.path in TRAINING_PATHS, momentum=target.momentum, epsilon=target.epsilon,
+                  bessel=target.convention(fused_kernel))
+
+
+def judge_scenario(target: Target, s: Scenario, setup: Setup, layer_cls, case=None, fused_kernel=False) -> Result:
+    """Run scenario ``s`` as ``setup`` says and judge it by the target's rule (``case``: the case it stands for)."""
+    case = case or s
+    facts = target.load_driver().run(s, setup, layer_cls)
+    p = params(target, s, setup.data, fused_kernel)
+    with PHASES("observe_check"):  # NumPy reference, classification, the rule
+        observed = classify(facts, p).as_dict()
+        expected = RULES[target.rule](s)
+    layer = describe_layer(layer_cls)
+    return Result(target.name, case.id, case.describe(), observed, expected, tf2.CHECKS, s,
+                  evidence=partial(describe_numbers, facts, p), command=command(target.name, case, layer),
+                  snippet=partial(repro.snippet, target.name, s) if layer == "genuine" and case is s else None,
+                  layer=layer, axes=case.axes())
+
+
+def command(target: str, case, layer: str = "genuine") -> str:
+    """The ``bn-behaviour observe`` line that runs ``case`` alone."""
+    if isinstance(case, Scenario):
+        return repro.command(target, case, layer)
+    extra = "" if layer == "genuine" else f" --layer {layer}"
+    return f"bn-behaviour observe --target {target} --id {case.id}{extra}"
+
+
+def excluded(target: Target, s: Scenario):
+    """The generic exclusion (``cases.scenario.exclusion_reason``), then the target's."""
+    return exclusion_reason(s) or target.exclusion_reason(s)
+
+
+def observe(target: Target, s: Scenario, layer_cls=None) -> Result:
+    return judge_scenario(target, s, Setup(), layer_cls)
+
+
+MATRIX = Matrix(
+    name="main",
+    case_type=Scenario,
+    test="test_behaviour",
+    argname="bn_scenario",
+    skipped_id="target-not-installed",
+    prefix="",
+    label="cases",
+    title="",
+    intro="One row per scenario (its permanent ID and what it does), one column per target.",
+    example="functional-frozen=layer-when=after_fit-path=fit-training=none",
+    generate=Target.scenarios,
+    excluded=excluded,
+    observe=observe,
+)

@@ -1,0 +1,88 @@
+"""What a matrix declares (see ``bn_behaviour.matrices``)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Callable, Optional
+
+from ..rules.observation import Observation
+from ..rules.result import Result
+from ..targets import Target
+
+#: The fields of the categorical observation of one layer (main, fused and settings matrices).
+OBSERVATION_FIELDS = frozenset(Observation.__dataclass_fields__)
+
+
+def _nothing(case: Any, record: dict) -> str:
+    return ""
+
+
+def _by_id(case_id: str) -> Any:
+    return case_id
+
+
+def _describe(case: Any) -> str:
+    return case.describe()
+
+
+def _no_text(key: str) -> tuple[str, str]:
+    return key, ""
+
+
+@dataclass(frozen=True)
+class Matrix:
+    #: Its name (a key of ``MATRICES``, of ``Target.unsupported["matrix"]`` and of the report).
+    name: str
+    #: The case type (``bn_behaviour.cases.Case``).
+    case_type: type
+    #: The pytest function that runs it (test IDs are ``<test>[<case ID>]``) and its parameter.
+    test: str
+    argname: str
+    #: The ID of the one skipped test collected when the target lacks the matrix.
+    skipped_id: str
+    #: Report keys: ``<prefix>cases`` (per-target report), ``<prefix>rows`` and ``<prefix>counts`` (merged).
+    prefix: str
+    #: What the pytest summary calls its cases.
+    label: str
+    #: Documents: the section heading ("" for the main table) and what its rows are.
+    title: str
+    intro: str
+    #: An example ID (for error messages).
+    example: str
+    #: The cases ``target`` runs (the target's own exclusions applied).
+    generate: Callable[[Target], list]
+    #: Why a case is not among a target's cases (the generator's stated reasons), or None.
+    excluded: Callable[[Target, Any], Optional[str]]
+    #: Run one case on the real framework and judge it: ``observe(target, case, layer_cls) -> Result``.
+    observe: Callable[[Target, Any, Any], Result]
+    #: Every field an observation of this matrix may have (what a known deviation may name).
+    observed_fields: frozenset = OBSERVATION_FIELDS
+    #: Why a ``--bn-layer`` class is not run here (None: it is).
+    layer_note: Optional[str] = None
+    #: The observation fields a table cell shows (empty: every fact).
+    cell_fields: tuple[str, ...] = ("mode", "moving_stats", "affine")
+    #: Documents: more for one cell, from the case and its record.
+    annotate: Callable[[Any, dict], str] = _nothing
+    #: Documents: the text beside a row's ID (default: the case's description).
+    row_text: Callable[[Any], str] = _describe
+    #: Documents: the group a case is listed under (None: one table), and a group's heading and intro.
+    group: Optional[Callable[[Any], str]] = None
+    group_text: Callable[[str], tuple[str, str]] = _no_text
+    #: The sort key of a row ID in merged reports and documents (default: the ID).
+    row_order: Callable[[str], Any] = _by_id
+
+    @property
+    def cases_key(self) -> str:
+        return f"{self.prefix}cases"
+
+    @property
+    def rows_key(self) -> str:
+        return f"{self.prefix}rows"
+
+    @property
+    def counts_key(self) -> str:
+        return f"{self.prefix}counts"
+
+    def cases_for(self, target: Target) -> list:
+        """The cases ``target`` runs: none where it lacks the matrix."""
+        return [] if target.lacks(self.name) else self.generate(target)

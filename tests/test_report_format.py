@@ -1,0 +1,71 @@
+"""The JSON reports follow their written schema (bn_behaviour/report/schema.json, docs/report-format.md)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from bn_behaviour.cases.scenario import Scenario
+from bn_behaviour.matrices import MATRICES
+from bn_behaviour.report.format import FORMAT, merge, schema
+from bn_behaviour.rules.tf2 import expected
+
+jsonschema = pytest.importorskip("jsonschema", reason="jsonschema is not installed (the [test] extra has it)")
+DOC = Path(__file__).resolve().parent.parent / "docs" / "report-format.md"
+
+
+def _record(sid: str, status: str = "pass") -> dict:
+    s = Scenario.from_id(sid)
+    return {"id": sid, "scenario": s.axes(), "observed": expected(s), "expected": expected(s), "violated": [],
+            "status": status, "deviation": None, "deviation_source": None}
+
+
+def _per_target(name: str) -> dict:
+    sid = "layer-frozen=none-when=before_compile-path=call-training=true"
+    return {"format": FORMAT, "suite": {"name": "bn-behaviour", "version": "0", "git_revision": None},
+            "layer": "genuine", "options": {"bn_target": name, "bn_layer": None, "bn_deviations": [],
+                                            "bn_xfail": "strict"},
+            "target": {"name": name, "description": "d", "rule": "tf2", "versions": {"keras": "3"},
+                       "variance_convention": "biased", "backend": None},
+            **{m.cases_key: [] for m in MATRICES.values()}, "cases": [_record(sid)]}
+
+
+def _validate(report: dict) -> list[str]:
+    return [e.message for e in jsonschema.Draft202012Validator(schema()).iter_errors(report)]
+
+
+def test_the_schema_is_a_valid_json_schema():
+    jsonschema.Draft202012Validator.check_schema(schema())
+
+
+def test_a_per_target_report_and_its_merge_follow_the_schema():
+    reports = [_per_target("keras-tensorflow"), _per_target("tf_keras")]
+    assert _validate(reports[0]) == []
+    merged = merge(reports, {"tf1": "tensorflow is not installed"})
+    assert merged["format"] == FORMAT and _validate(merged) == []
+
+
+def test_the_schema_refuses_what_readers_could_not_read():
+    report = _per_target("keras-tensorflow")
+    assert _validate({**report, "format": 0})
+    assert _validate({**report, "cases": [{**report["cases"][0], "status": "flaky"}]})
+    assert _validate({k: v for k, v in report.items() if k != "fused_cases"})
+
+
+def test_the_written_format_names_every_key_of_every_matrix():
+    text = DOC.read_text()
+    for m in MATRICES.values():
+        for key in (m.cases_key, m.rows_key, m.counts_key):
+            assert f"`{key}`" in text, key
+    for key in schema()["$defs"]["layerObservation"]["properties"]:
+        assert f"`{key}`" in text, key
+    assert f"(format {FORMAT})" in text
+
+
+@pytest.mark.parametrize("path", sorted(Path(__file__).resolve().parent.parent.glob("reports/*.json")),
+                         ids=lambda p: p.name)
+def test_reports_written_here_follow_the_schema(path):
+    """Every report a run left in reports/ (.ci/run runs this file again once all of them are written)."""
+    assert _validate(json.loads(path.read_text())) == []
