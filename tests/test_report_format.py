@@ -54,6 +54,15 @@ def test_the_schema_refuses_what_readers_could_not_read():
     assert _validate({k: v for k, v in report.items() if k != "fused_cases"})
 
 
+def test_the_schema_requires_every_key_of_every_matrix():
+    """A new matrix in the registry must be added to schema.json (and to docs/report-format.md, below)."""
+    defs = schema()["$defs"]
+    for m in MATRICES.values():
+        assert m.cases_key in defs["perTarget"]["required"], m.cases_key
+        assert m.rows_key in defs["merged"]["required"], m.rows_key
+        assert m.counts_key in defs["merged"]["properties"]["targets"]["items"]["allOf"][1]["required"], m.counts_key
+
+
 def test_the_written_format_names_every_key_of_every_matrix():
     text = DOC.read_text()
     for m in MATRICES.values():
