@@ -27,9 +27,8 @@ def result(**observed):
     """A main-matrix result as the matrix builds it, without running a framework."""
     exp = expected(S)
     obs = dict(exp, **observed)
-    return Result("keras-tensorflow", S.id, S.describe(), obs, exp, CHECKS, S,
-                  command=main_matrix.command("keras-tensorflow", S),
-                  snippet=lambda: repro.snippet("keras-tensorflow", S), axes=S.axes())
+    return Result("keras-tensorflow", S, obs, exp, CHECKS, S, command=main_matrix.command("keras-tensorflow", S),
+                  snippet=lambda: repro.snippet("keras-tensorflow", S))
 
 
 def test_matching_is_by_axis_values():

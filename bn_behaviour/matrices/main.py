@@ -31,10 +31,10 @@ def judge_scenario(target: Target, s: Scenario, setup: Setup, layer_cls, case=No
         observed = classify(facts, p).as_dict()
         expected = RULES[target.rule](s)
     layer = describe_layer(layer_cls)
-    return Result(target.name, case.id, case.describe(), observed, expected, tf2.CHECKS, s,
+    return Result(target.name, case, observed, expected, tf2.CHECKS, s,
                   evidence=partial(describe_numbers, facts, p), command=command(target.name, case, layer),
                   snippet=partial(repro.snippet, target.name, s) if layer == "genuine" and case is s else None,
-                  layer=layer, axes=case.axes())
+                  layer=layer)
 
 
 def command(target: str, case, layer: str = "genuine") -> str:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from functools import partial
 
 from ..cases import setting
 from ..cases.scenario import TRAINING_PATHS
@@ -43,9 +44,9 @@ def observe(target: Target, case: SettingCase, layer_cls=None) -> Result:
     p = params(target, case, data.x, mask)
     observed = {**classify(facts, p).as_dict(), "variable_dtypes": facts.variable_dtypes}
     layer = describe_layer(layer_cls)
-    return Result(target.name, case.id, case.describe(), observed, rule.expected(case), rule.CHECKS, case,
-                  evidence=lambda: describe_numbers(facts, p), command=command(target.name, case, layer),
-                  layer=layer, axes=case.axes(), extra={"measured": measure(facts, p, observed["mode"])})
+    return Result(target.name, case, observed, rule.expected(case), rule.CHECKS, case,
+                  evidence=partial(describe_numbers, facts, p), command=command(target.name, case, layer),
+                  layer=layer, extra={"measured": measure(facts, p, observed["mode"])})
 
 
 def command(target: str, case: SettingCase, layer: str = "genuine") -> str:

@@ -25,9 +25,9 @@ def observe(target: Target, case: WorkflowCase, layer_cls=None) -> Result:
     mod = workflows.module(case.workflow)
     target.activate()
     observed, numbers = mod.observe(target, case.variant)
-    return Result(target.name, case.id, case.describe(), observed, mod.expected(target, case.variant), mod.CHECKS,
-                  case.variant, evidence=lambda: numbers, command=command(target.name, case),
-                  rule=f"{mod.WORKFLOW.rule} ({mod.WORKFLOW.source})", axes=case.axes())
+    return Result(target.name, case, observed, mod.expected(target, case.variant), mod.CHECKS, case.variant,
+                  evidence=lambda: numbers, command=command(target.name, case),
+                  rule=f"{mod.WORKFLOW.rule} ({mod.WORKFLOW.source})")
 
 
 @functools.cache

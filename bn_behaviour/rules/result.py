@@ -7,9 +7,10 @@ seen exactly, a strict xfail), or fail with a message that shows the broken
 rule, expected and observed values, the numbers behind them and how to
 reproduce the case alone.
 
+>>> from bn_behaviour.cases.scenario import Scenario
 >>> from bn_behaviour.rules.tf2 import CHECKS
->>> r = Result("t", "case-id", "A case.", {"mode": "training"}, {"mode": "inference"},
-...            {"mode": CHECKS["mode"]}, subject=None)
+>>> s = Scenario("layer", "none", "before_compile", "call", "true")
+>>> r = Result("t", s, {"mode": "training"}, {"mode": "inference"}, {"mode": CHECKS["mode"]}, subject=s)
 >>> r.violations
 {'mode': 'expected the batch normalised in inference mode, observed training'}
 >>> print(r.explain("the documented rule is broken").splitlines()[2])  # doctest: +ELLIPSIS
@@ -40,8 +41,8 @@ class Result:
     """A case observed on a target and judged by its rule."""
 
     target: str
-    id: str
-    description: str
+    #: The case (any case type): its ID, description and axes are the result's.
+    case: Any
     observed: dict
     expected: dict
     #: The rule's checks: name -> ``check(subject, observed, expected)``.
@@ -57,9 +58,12 @@ class Result:
     rule: str = ""
     #: The class under test (``bn_behaviour.targets.layer.describe``).
     layer: str = "genuine"
-    #: The case's axes, and more for the report (e.g. ``measured``).
-    axes: dict = field(default_factory=dict)
+    #: More for the report (e.g. ``measured``).
     extra: dict = field(default_factory=dict)
+
+    @property
+    def id(self) -> str:
+        return self.case.id
 
     @cached_property
     def violations(self) -> dict[str, str]:
@@ -72,12 +76,12 @@ class Result:
 
     def record(self) -> dict:
         """The JSON-able part (what the report stores)."""
-        return {"id": self.id, "scenario": self.axes, "observed": self.observed, "expected": self.expected,
+        return {"id": self.id, "scenario": self.case.axes(), "observed": self.observed, "expected": self.expected,
                 "violated": sorted(self.violations), **self.extra}
 
     def explain(self, headline: str) -> str:
         """A failure message: the rules broken, expected vs observed, the numbers, how to reproduce."""
-        lines = [headline, f"case {self.id}: {self.description}"]
+        lines = [headline, f"case {self.id}: {self.case.describe()}"]
         if self.rule:
             lines.append(f"documented rule: {self.rule}")
         lines += [f"  rule {name} ({summary(self.checks[name])}): {msg}" for name, msg in self.violations.items()]
