@@ -5,7 +5,6 @@ import pytest
 from bn_behaviour.cases.fused import FusedCase
 from bn_behaviour.cases.scenario import Scenario
 from bn_behaviour.cases.setting import SettingCase
-from bn_behaviour.matrices import main as main_matrix
 from bn_behaviour.matrices import vocabulary
 from bn_behaviour.rules import deviations as dev
 from bn_behaviour.rules.result import DeviationObserved, Result, judge
@@ -27,7 +26,7 @@ def result(**observed):
     """A main-matrix result as the matrix builds it, without running a framework."""
     exp = expected(S)
     obs = dict(exp, **observed)
-    return Result("keras-tensorflow", S, obs, exp, CHECKS, S, command=main_matrix.command("keras-tensorflow", S),
+    return Result("keras-tensorflow", S, obs, exp, CHECKS, S, command=repro.command("keras-tensorflow", S),
                   snippet=lambda: repro.snippet("keras-tensorflow", S))
 
 

@@ -218,11 +218,6 @@ def all_cases() -> list[SettingCase]:
     return [SettingCase(c, s, p) for s in SETTINGS for p in PRECISIONS for c in CORES]
 
 
-def generate() -> list[SettingCase]:
-    """Every settings case some target may run, in a stable order."""
-    return [c for c in all_cases() if exclusion_reason(c) is None]
-
-
 def data(case: SettingCase) -> inputs.Data:
     """The batches of a case (observed, warm-up, targets), rounded to its precision."""
     st = SETTINGS[case.setting]

@@ -4,16 +4,17 @@ from __future__ import annotations
 
 from ..cases.fused import SUBSET, FusedCase, in_subset
 from ..cases.inputs import image_data
+from ..cases.scenario import all_combinations
 from ..rules.result import Result
 from ..targets import Target
 from ..targets.common import Setup
 from .main import excluded as scenario_excluded
 from .main import judge_scenario
-from .matrix import Matrix
+from .matrix import Matrix, id_command
 
 
-def generate(target: Target) -> list[FusedCase]:
-    return [FusedCase(s) for s in target.scenarios() if in_subset(s)]
+def candidates() -> list[FusedCase]:
+    return [FusedCase(s) for s in all_combinations()]
 
 
 def excluded(target: Target, case: FusedCase):
@@ -25,7 +26,7 @@ def excluded(target: Target, case: FusedCase):
 def observe(target: Target, case: FusedCase, layer_cls=None) -> Result:
     """``fused=True`` on (N, H, W, C) images; the moving variance judged by the fused kernel's convention."""
     setup = Setup(data=image_data(), layer={"fused": True})
-    return judge_scenario(target, case.core, setup, layer_cls, case=case, fused_kernel=True)
+    return judge_scenario(target, case.core, setup, layer_cls, case=case, fused_kernel=True, command=id_command)
 
 
 MATRIX = Matrix(
@@ -40,7 +41,7 @@ MATRIX = Matrix(
     intro="A subset of the scenarios above with `fused=True` on (N, H, W, C) images (`bn_behaviour/cases/fused.py`):"
     " the fused kernel tf_keras takes for 4-D input, with its own moving-variance convention; the same cells.",
     example="functional-frozen=layer-when=after_fit-path=fit-training=none-input=4d",
-    generate=generate,
+    candidates=candidates,
     excluded=excluded,
     observe=observe,
 )

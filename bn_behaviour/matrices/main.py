@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 from functools import partial
+from typing import Any, Callable
 
 from ..cases.inputs import Data
-from ..cases.scenario import TRAINING_PATHS, Scenario, exclusion_reason
+from ..cases.scenario import TRAINING_PATHS, Scenario, all_combinations, exclusion_reason
 from ..rules import RULES, tf2
 from ..rules.observation import Params, classify, describe_numbers
 from ..rules.result import Result
@@ -22,8 +23,10 @@ def params(target: Target, s: Scenario, data: Data, fused_kernel: bool = False) 
                   bessel=target.convention(fused_kernel))
 
 
-def judge_scenario(target: Target, s: Scenario, setup: Setup, layer_cls, case=None, fused_kernel=False) -> Result:
-    """Run scenario ``s`` as ``setup`` says and judge it by the target's rule (``case``: the case it stands for)."""
+def judge_scenario(target: Target, s: Scenario, setup: Setup, layer_cls, case=None, fused_kernel=False,
+                   command: Callable[[str, Any, str], str] = repro.command) -> Result:
+    """Run scenario ``s`` as ``setup`` says and judge it by the target's rule (``case``: the case it stands
+    for; ``command(target, case, layer)``: the line that runs it alone)."""
     case = case or s
     facts = target.load_driver().run(s, setup, layer_cls)
     p = params(target, s, setup.data, fused_kernel)
@@ -35,14 +38,6 @@ def judge_scenario(target: Target, s: Scenario, setup: Setup, layer_cls, case=No
                   evidence=partial(describe_numbers, facts, p), command=command(target.name, case, layer),
                   snippet=partial(repro.snippet, target.name, s) if layer == "genuine" and case is s else None,
                   layer=layer)
-
-
-def command(target: str, case, layer: str = "genuine") -> str:
-    """The ``bn-behaviour observe`` line that runs ``case`` alone."""
-    if isinstance(case, Scenario):
-        return repro.command(target, case, layer)
-    extra = "" if layer == "genuine" else f" --layer {layer}"
-    return f"bn-behaviour observe --target {target} --id {case.id}{extra}"
 
 
 def excluded(target: Target, s: Scenario):
@@ -65,7 +60,7 @@ MATRIX = Matrix(
     title="",
     intro="One row per scenario (its permanent ID and what it does), one column per target.",
     example="functional-frozen=layer-when=after_fit-path=fit-training=none",
-    generate=Target.scenarios,
+    candidates=all_combinations,
     excluded=excluded,
     observe=observe,
 )

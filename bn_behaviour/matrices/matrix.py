@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, Callable, Optional
+from typing import Any, Callable, Iterable, Optional
 
 from ..rules.observation import Observation
 from ..rules.result import Result
@@ -29,6 +29,12 @@ def _no_text(key: str) -> tuple[str, str]:
     return key, ""
 
 
+def id_command(target: str, case: Any, layer: str = "genuine") -> str:
+    """The ``bn-behaviour observe --id`` line that runs any case alone."""
+    extra = "" if layer == "genuine" else f" --layer {layer}"
+    return f"bn-behaviour observe --target {target} --id {case.id}{extra}"
+
+
 @dataclass(frozen=True)
 class Matrix:
     #: Its name (a key of ``MATRICES``, of ``Target.unsupported["matrix"]`` and of the report).
@@ -49,9 +55,10 @@ class Matrix:
     intro: str
     #: An example ID (for error messages).
     example: str
-    #: The cases ``target`` runs (the target's own exclusions applied).
-    generate: Callable[[Target], list]
-    #: Why a case is not among a target's cases (the generator's stated reasons), or None.
+    #: Every case of the matrix's type, in a stable order (before any exclusion).
+    candidates: Callable[[], Iterable[Any]]
+    #: Why a candidate does not run on a target (the stated reason), or None: the one source of
+    #: both the cases a target runs (:meth:`cases_for`) and what ``bn-behaviour observe`` refuses.
     excluded: Callable[[Target, Any], Optional[str]]
     #: Run one case on the real framework and judge it: ``observe(target, case, layer_cls) -> Result``.
     observe: Callable[[Target, Any, Any], Result]
@@ -84,5 +91,7 @@ class Matrix:
         return f"{self.prefix}counts"
 
     def cases_for(self, target: Target) -> list:
-        """The cases ``target`` runs: none where it lacks the matrix."""
-        return [] if target.lacks(self.name) else self.generate(target)
+        """The cases ``target`` runs: every candidate it does not exclude (none where it lacks the matrix)."""
+        if target.lacks(self.name):
+            return []
+        return [c for c in self.candidates() if self.excluded(target, c) is None]

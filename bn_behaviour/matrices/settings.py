@@ -17,10 +17,6 @@ from ..targets.layer import describe as describe_layer
 from .matrix import OBSERVATION_FIELDS, Matrix
 
 
-def generate(target: Target) -> list[SettingCase]:
-    return [c for c in setting.generate() if target.exclusion_reason(c) is None]
-
-
 def excluded(target: Target, case: SettingCase):
     return setting.exclusion_reason(case) or target.exclusion_reason(case)
 
@@ -93,7 +89,7 @@ MATRIX = Matrix(
     " of the batch variance the moving update implies, against the float64 reference, as the power of ten"
     " above them (`behaviour.json` has the values; their last digits vary between runs on JAX).",
     example="layer-frozen=none-when=before_compile-path=call-training=true-setting=epsilon-precision=float32",
-    generate=generate,
+    candidates=setting.all_cases,
     excluded=excluded,
     observe=observe,
     observed_fields=OBSERVATION_FIELDS | {"variable_dtypes"},

@@ -11,10 +11,6 @@ from ..workflows import WorkflowCase
 from .matrix import Matrix
 
 
-def generate(target: Target) -> list[WorkflowCase]:
-    return [c for c in workflows.all_cases() if excluded(target, c) is None]
-
-
 def excluded(target: Target, case: WorkflowCase):
     """The target's gaps, then the workflow's own reason."""
     return target.exclusion_reason(case) or workflows.module(case.workflow).exclusion(target, case.variant)
@@ -63,7 +59,7 @@ MATRIX = Matrix(
     intro="Whole training setups around the layer (`bn_behaviour/workflows/`), each judged by its own"
     " documented rule; cells list the facts observed.",
     example="workflow=export-format=tf_saved_model-frozen=none",
-    generate=generate,
+    candidates=workflows.all_cases,
     excluded=excluded,
     observe=observe,
     observed_fields=workflows.observed_fields(),
