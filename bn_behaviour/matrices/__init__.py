@@ -1,7 +1,7 @@
 """The matrices: each declared once here, and every later stage loops over this registry.
 
 A :class:`Matrix` joins the stages for one family of cases: its case type
-(``bn_behaviour.cases``), how it generates the cases a target runs, how it
+(``bn_behaviour.cases``), its candidates and why a target excludes one, how it
 observes and judges one (a :class:`bn_behaviour.rules.result.Result`), and
 how it appears in reports and documents.  The pytest plugin, the public API,
 the report merge, ``diff``, the documents, the page, the summary and the
