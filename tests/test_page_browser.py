@@ -28,7 +28,7 @@ pytestmark = [pytest.mark.harness, pytest.mark.skipif(
     not (CHROMIUM and CHROMEDRIVER), reason="needs Chromium and ChromeDriver (apt-get install chromium chromium-driver)"
 )]
 FILTERS = [{"model": "nested", "path": "fit"}, {"path": "fit", "setting": "channels_last"},
-           {"input": "4d", "model": "functional"}]
+           {"input": "4d", "model": "functional"}, {"model": "after_default_training_true", "path": "call"}]
 
 
 def _matches(row_id: str, wanted: dict) -> bool:
@@ -77,7 +77,8 @@ def page(tmp_path) -> Path:
     return Path(given).resolve() if given else _synthetic_page(tmp_path)
 
 
-@pytest.mark.parametrize("wanted", FILTERS, ids=["model-and-path", "path-and-setting", "fused-input-and-model"])
+@pytest.mark.parametrize("wanted", FILTERS, ids=["model-and-path", "path-and-setting", "fused-input-and-model",
+                                             "propagation-model-and-path"])
 def test_filter_leaves_exactly_the_matching_rows_and_screenshots(browser, page, tmp_path, wanted):
     from selenium.webdriver.common.by import By
     from selenium.webdriver.support.ui import Select

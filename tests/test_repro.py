@@ -29,13 +29,19 @@ SCENARIOS = [
     Scenario("subclassed", "layer", "after_fit", "custom_loop", "true"),
     Scenario("sequential", "layer_ctor", "before_compile", "call_graph", "false"),
     Scenario("functional", "outer_model", "after_fit", "predict", "none"),
+    Scenario("node_training_false", "none", "before_compile", "fit", "none"),
+    Scenario("node_training_true", "none", "before_compile", "predict", "none"),
+    Scenario("subclassed_training_false", "none", "before_compile", "custom_loop", "true"),
+    Scenario("wrapped", "inner_model", "before_compile", "fit", "none"),
+    Scenario("after_default_training_true", "none", "before_compile", "call", "none"),
+    Scenario("time_distributed", "none", "before_compile", "train_on_batch", "none"),
 ]
 
 # Runs in a fresh process (the test process may hold Keras on another backend):
 # each snippet in its own namespace, then the driver on the same scenario.
 RUNNER = """
 import contextlib, io, json, sys
-from bn_behaviour.cases.scenario import Scenario
+from bn_behaviour.cases.scenario import Scenario, data
 from bn_behaviour.targets import require
 from bn_behaviour.targets.common import Setup
 
@@ -44,7 +50,8 @@ for sid, code in json.load(sys.stdin):
     buf = io.StringIO()
     with contextlib.redirect_stdout(buf):
         exec(code, {"__name__": "__snippet__"})
-    facts = require(%r).load_driver().run(Scenario.from_id(sid), Setup())
+    s = Scenario.from_id(sid)
+    facts = require(%r).load_driver().run(s, Setup(data=data(s)))
     driver = {k: v.tolist() for k, v in facts.after.items()}
     if facts.output is not None:
         driver["output[0]"] = facts.output[0].tolist()

@@ -31,6 +31,18 @@ def scen(model, frozen, when, path, training="none"):
         (scen("base_training_false", "unfrozen", "after_fit_recompile", "fit"), "inference", "unchanged", "updated"),
         # evaluate()/predict() never train
         (scen("functional", "none", "before_compile", "evaluate"), "inference", "unchanged", "n/a"),
+        # FAQ: Dropout(0.5)(x, training=True) "Applies dropout at training time *and* inference time":
+        # a value given when the graph is built holds whatever the model is called with
+        (scen("node_training_true", "none", "before_compile", "predict"), "training", "updated", "n/a"),
+        (scen("node_training_false", "none", "before_compile", "fit"), "inference", "unchanged", "updated"),
+        (scen("node_training_true", "layer", "before_compile", "evaluate"), "inference", "unchanged", "n/a"),
+        # a subclass' call() passing training=False: the layer's own argument
+        (scen("subclassed_training_false", "none", "before_compile", "call", "true"), "inference", "unchanged", "n/a"),
+        # the outer value reaches a layer through a custom layer that does not forward it, and TimeDistributed
+        (scen("wrapped", "none", "before_compile", "fit"), "training", "updated", "updated"),
+        (scen("time_distributed", "inner_model", "before_compile", "fit"), "inference", "unchanged", "unchanged"),
+        # BN: "training=False (which is the default)": another layer's signature default is that layer's own
+        (scen("after_default_training_true", "none", "before_compile", "call"), "inference", "unchanged", "n/a"),
     ],
     ids=lambda v: v.id if isinstance(v, Scenario) else None,
 )

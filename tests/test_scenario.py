@@ -74,3 +74,19 @@ def test_every_row_has_its_own_one_sentence_description():
     assert len(set(sentences)) == len(sentences)
     for text in sentences:
         assert text[0].isupper() and text.endswith(".") and text.count(". ") == 0, text
+
+
+def test_propagation_models_cross_every_path_and_training_value_before_compile_only():
+    """Each propagation model: every path x training value, frozen none/layer/outer_model (and inner_model
+    where it has an inner object), when=before_compile; everything else excluded with a reason."""
+    from bn_behaviour.cases.scenario import MODELS_WITH_INNER, PROPAGATION_MODELS
+
+    paths = {(s.path, s.training) for s in generate() if s.model == "functional" and s.frozen == "none"
+             and s.when == "before_compile"}
+    for model in PROPAGATION_MODELS:
+        rows = [s for s in generate() if s.model == model]
+        frozen = {"none", "layer", "outer_model"} | ({"inner_model"} if model in MODELS_WITH_INNER else set())
+        assert {s.when for s in rows} == {"before_compile"}
+        assert {s.frozen for s in rows} == frozen
+        assert len(rows) == len(paths) * len(frozen)
+        assert {(s.path, s.training) for s in rows} == paths

@@ -90,6 +90,20 @@ def flat_data() -> Data:
     return Data(batch(), warmup_batch(), target())
 
 
+def sequence_data() -> Data:
+    """The same batches as (batch, time, features) sequences of one timestep (``TimeDistributed``).
+
+    One timestep keeps the batch statistics those of the flat batch whether an implementation normalises
+    each timestep's slice or all N*T samples at once (Keras 3's TimeDistributed calls the layer per
+    timestep, tf_keras' reshapes to N*T): the question here is whether ``training`` reaches the layer.
+
+    >>> sequence_data().x.shape
+    (8, 1, 3)
+    """
+    flat = flat_data()
+    return Data(*(a[:, None, :] for a in (flat.x, flat.warm, flat.y)))
+
+
 def image_data() -> Data:
     """The same batches reshaped to (N, H, W, C) images.
 

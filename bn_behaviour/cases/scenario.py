@@ -20,6 +20,8 @@ import itertools
 from dataclasses import asdict, dataclass
 from typing import ClassVar, Iterator
 
+from .inputs import Data, flat_data, sequence_data
+
 #: Every axis, in ID order, with its values and what each value means.
 AXES: dict[str, dict[str, str]] = {
     "model": {
@@ -29,6 +31,15 @@ AXES: dict[str, dict[str, str]] = {
         "subclassed": "a keras.Model subclass holding the layer as an attribute",
         "nested": "the layer inside an inner model, used inside an outer functional model",
         "base_training_false": "the fine-tuning guide's pattern: x = base(inputs, training=False) in the outer model",
+        "node_training_false": "a functional model whose BN node is built as bn(x, training=False)",
+        "node_training_true": "a functional model whose BN node is built as bn(x, training=True)",
+        "subclassed_training_false": "a keras.Model subclass whose call() calls its BN with training=False",
+        "wrapped": "the layer inside a custom Layer whose call(self, x) neither takes nor forwards training, "
+        "used in a functional model (frozen=inner_model freezes that custom layer)",
+        "after_default_training_true": "a functional model with a pass-through custom layer whose "
+        "call(self, x, training=True) defaults training to True, placed in front of the layer",
+        "time_distributed": "TimeDistributed(BatchNormalization()) in a functional model on a (batch, time, "
+        "features) input of one timestep (frozen=inner_model freezes the TimeDistributed wrapper)",
     },
     "frozen": {
         "none": "nothing is frozen",
@@ -64,8 +75,25 @@ AXES: dict[str, dict[str, str]] = {
     },
 }
 
-#: Models that contain an inner model (the "base" of the fine-tuning guide).
-MODELS_WITH_INNER = frozenset({"nested", "base_training_false"})
+#: Models whose BN sits inside an inner object between it and the outer model: an inner model (the
+#: "base" of the fine-tuning guide) or a layer wrapping it (frozen=inner_model freezes that object).
+MODELS_WITH_INNER = frozenset({"nested", "base_training_false", "wrapped", "time_distributed"})
+#: Models that ask how ``training`` travels through a real graph to the layer (issue 13): each holds the
+#: layer behind something that could pass, bake or hide ``training``.  They are crossed with every path
+#: and training value, but only with the freezes that name an object they have, made before compile.
+PROPAGATION_MODELS = frozenset({"node_training_false", "node_training_true", "subclassed_training_false",
+                                "wrapped", "after_default_training_true", "time_distributed"})
+#: The ``frozen`` values the propagation models are crossed with (see :func:`exclusion_reason`).
+PROPAGATION_FROZEN = frozenset({"none", "layer", "inner_model", "outer_model"})
+#: Why each other ``frozen`` value would repeat a question for the propagation models.
+_PROPAGATION_FROZEN_SAME = {
+    "layer_ctor": "trainable=False at construction freezes as frozen=layer does before compile()",
+    "outer_then_layer": "setting the layer's trainable back to True inside a frozen model is the plain"
+    " models' question",
+    "unfrozen": "freezing and unfreezing the same object before compile() leaves it as frozen=none does",
+}
+#: Models whose input has a time axis: (batch, time, features).
+SEQUENCE_MODELS = frozenset({"time_distributed"})
 #: Paths that go through compile(): fit() and friends.
 COMPILED_PATHS = frozenset(
     {"fit", "train_on_batch", "evaluate", "test_on_batch", "predict", "predict_on_batch"}
@@ -138,6 +166,8 @@ class Scenario:
         'A bare BatchNormalization, nothing frozen, called eagerly with training=True.'
         """
         frozen = _FROZEN_PHRASE[self.frozen]
+        if self.frozen == "inner_model" and self.model in _WRAPPER_PHRASE:
+            frozen = f"frozen through the {_WRAPPER_PHRASE[self.model]} around it"
         if self.frozen not in FROZEN_WITHOUT_CHANGE:
             traced = self.path in TRACED_PATHS or self.path == "call"
             frozen += " " + (_WHEN_TRACED if traced else _WHEN_PHRASE)[self.when]
@@ -156,6 +186,13 @@ _MODEL_PHRASE = {
     "subclassed": "A BatchNormalization held by a keras.Model subclass",
     "nested": "A BatchNormalization in an inner model used by an outer functional model",
     "base_training_false": "A BatchNormalization in a base model called with training=False by the outer model",
+    "node_training_false": "A BatchNormalization node built with bn(x, training=False) in a functional model",
+    "node_training_true": "A BatchNormalization node built with bn(x, training=True) in a functional model",
+    "subclassed_training_false": "A BatchNormalization called with training=False by a keras.Model subclass",
+    "wrapped": "A BatchNormalization inside a custom layer that does not forward training, in a functional model",
+    "after_default_training_true": "A BatchNormalization after a pass-through layer whose call() defaults"
+    " training to True, in a functional model",
+    "time_distributed": "A BatchNormalization wrapped in TimeDistributed in a functional model",
 }
 _FROZEN_PHRASE = {
     "none": "nothing frozen",
@@ -166,6 +203,8 @@ _FROZEN_PHRASE = {
     "outer_then_layer": "frozen through the outer model and then unfrozen on the layer",
     "unfrozen": "frozen and then unfrozen on the same object",
 }
+#: The inner object of the models whose inner object is a layer, not a model.
+_WRAPPER_PHRASE = {"wrapped": "custom layer", "time_distributed": "TimeDistributed wrapper"}
 _WHEN_PHRASE = {
     "before_compile": "before compile()",
     "after_compile": "after compile() without compiling again",
@@ -197,6 +236,12 @@ def exclusion_reason(s: Scenario) -> str | None:
     has_model = s.model != "layer"
     if s.frozen == "inner_model" and s.model not in MODELS_WITH_INNER:
         return f"frozen=inner_model needs an inner model; model={s.model} has none"
+    if s.model in PROPAGATION_MODELS and s.frozen not in PROPAGATION_FROZEN:
+        return (f"model={s.model} asks how training reaches the layer; frozen={s.frozen} asks nothing new of it"
+                f" ({_PROPAGATION_FROZEN_SAME[s.frozen]})")
+    if s.model in PROPAGATION_MODELS and s.when != "before_compile":
+        return (f"model={s.model} asks how training reaches the layer, not when a trainable change is read:"
+                " the compile() and tracing order (when) is answered by the plain models")
     if s.frozen in FROZEN_NEEDS_MODEL and not has_model:
         return f"frozen={s.frozen} needs a model around the layer; model=layer has none"
     if s.path in COMPILED_PATHS and not has_model:
@@ -210,6 +255,15 @@ def exclusion_reason(s: Scenario) -> str | None:
     if s.path in TRACED_PATHS and s.when in ("after_compile", "after_compile_recompile"):
         return f"path={s.path} does not use compile(); when=before_compile covers it"
     return None
+
+
+def data(s: Scenario) -> Data:
+    """The batches ``s`` runs on: (batch, time, features) for the models with a time axis, else (N, C).
+
+    >>> data(Scenario("time_distributed", "none", "before_compile", "call", "true")).x.shape
+    (8, 1, 3)
+    """
+    return sequence_data() if s.model in SEQUENCE_MODELS else flat_data()
 
 
 def all_combinations() -> Iterator[Scenario]:

@@ -60,7 +60,7 @@ def generate(target: Target) -> dict[str, list]:
 
     >>> from bn_behaviour.targets import TARGETS
     >>> {name: len(cases) for name, cases in generate(TARGETS["tf_keras"]).items()}
-    {'main': 1332, 'fused': 285, 'settings': 105, 'workflows': 14}
+    {'main': 1632, 'fused': 285, 'settings': 105, 'workflows': 26}
     """
     out: dict[str, list] = {}
     seen: dict[str, str] = {}

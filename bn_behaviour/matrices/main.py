@@ -6,7 +6,7 @@ from functools import partial
 from typing import Any, Callable
 
 from ..cases.inputs import Data
-from ..cases.scenario import TRAINING_PATHS, Scenario, all_combinations, exclusion_reason
+from ..cases.scenario import TRAINING_PATHS, Scenario, all_combinations, data, exclusion_reason
 from ..rules import RULES, tf2
 from ..rules.observation import Params, classify, describe_numbers
 from ..rules.result import Result
@@ -46,7 +46,7 @@ def excluded(target: Target, s: Scenario):
 
 
 def observe(target: Target, s: Scenario, layer_cls=None) -> Result:
-    return judge_scenario(target, s, Setup(), layer_cls)
+    return judge_scenario(target, s, Setup(data=data(s)), layer_cls)
 
 
 MATRIX = Matrix(

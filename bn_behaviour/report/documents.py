@@ -275,8 +275,10 @@ def fine_tuning_md(merged: dict) -> str:
         lines.append("")
     if merged.get("workflow_rows"):
         lines += ["# End to end", "", "The recipes above on one layer; here the guide's whole procedure on a small"
-                  " convolutional network, and the FAQ's GAN with a shared layer (the workflow matrix).", ""]
-        lines += workflow_rules(merged, ("fine_tune", "shared_layer"))
+                  " convolutional network and on real keras.applications architectures (augmentation in front of"
+                  " the frozen base), preprocessing layers in front of a BatchNormalization, and the FAQ's GAN"
+                  " with a shared layer (the workflow matrix).", ""]
+        lines += workflow_rules(merged, ("fine_tune", "application", "preprocessing", "shared_layer"))
     return "\n".join(lines)
 
 

@@ -110,6 +110,35 @@ RECIPES: tuple[Recipe, ...] = (
         note="The base's weights train; its BatchNormalization must stay in inference mode (the guide's advice).",
     ),
     Recipe(
+        "bn-node-training-false", "tf2",
+        "Keep one BatchNormalization in inference mode by building its node with training=False",
+        "x = layers.BatchNormalization()(x, training=False)\nmodel = keras.Model(inputs, x)\n"
+        "model.compile(...)\nmodel.fit(...)",
+        "node_training_false-frozen=none-when=before_compile-path=fit-training=none",
+        wanted={"mode": "inference", "moving_stats": "unchanged"},
+        note="The oldest advice in the Keras tracker for one BatchNormalization: nothing is frozen, so gamma/beta"
+        " may train; the moving statistics must not move.",
+    ),
+    Recipe(
+        "bn-subclass-training-false", "tf2",
+        "Keep the BatchNormalization of a subclassed model in inference mode by calling it with training=False",
+        "class Net(keras.Model):\n    def call(self, x, training=None):\n        return self.bn(x, training=False)\n"
+        "model.compile(...)\nmodel.fit(...)",
+        "subclassed_training_false-frozen=none-when=before_compile-path=fit-training=none",
+        wanted={"mode": "inference", "moving_stats": "unchanged"},
+    ),
+    Recipe(
+        "augmentation-before-bn-inference", "tf2",
+        "Run a model with a preprocessing or augmentation layer before the BatchNormalization for inference,"
+        " calling it as model(x)",
+        "x = layers.RandomFlip()(inputs)  # call(self, x, training=True)\nx = layers.BatchNormalization()(x)\n"
+        "model = keras.Model(inputs, x)\ny = model(images)",
+        "after_default_training_true-frozen=none-when=before_compile-path=call-training=none",
+        wanted={"mode": "inference", "moving_stats": "unchanged"},
+        note="The row's first layer is a pass-through whose call() defaults training=True, as RandomFlip's,"
+        " Resizing's and CenterCrop's do in Keras 3 (the workflow `preprocessing` runs the real layers).",
+    ),
+    Recipe(
         "tf1-trainable-false", "tf1",
         "Build the layer with trainable=False and train with training=True",
         "y = tf.compat.v1.layers.batch_normalization(x, training=True, trainable=False)\n"

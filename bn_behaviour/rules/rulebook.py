@@ -23,6 +23,7 @@ from dataclasses import dataclass
 from typing import Callable
 
 from ..cases.scenario import (
+    AXES,
     COMPILED_PATHS,
     COMPILED_TRAINING_PATHS,
     FROZEN_WITHOUT_CHANGE,
@@ -67,6 +68,12 @@ class Statement:
 # rows of the guide's base(inputs, training=False) pattern to that statement alone.
 
 
+#: Models that hold the layer directly (or in a model called without training): where the outer call's
+#: ``training`` is the layer's.  The other models ask how ``training`` travels and have statements of their own.
+DIRECT_MODELS = frozenset(m for m in AXES["model"] if m not in tf2.FIXED_TRAINING and m not in
+                          ("wrapped", "after_default_training_true", "time_distributed"))
+
+
 def _plain(s: Scenario) -> bool:
     """Not the training=False pattern, and the trainable change was made before compile()/tracing."""
     return s.model != "base_training_false" and (s.when == "before_compile" or s.when.endswith("_recompile"))
@@ -90,7 +97,7 @@ STATEMENTS: tuple[Statement, ...] = (
         "With nothing frozen, training=True normalises with the batch's statistics and updates the moving"
         " ones; training=False or no argument uses the moving statistics and changes nothing.",
         tf2.FAQ,
-        lambda s: s.frozen == "none" and s.model != "base_training_false" and s.path in PATHS_WITH_TRAINING_ARG,
+        lambda s: s.frozen == "none" and s.model in DIRECT_MODELS and s.path in PATHS_WITH_TRAINING_ARG,
         MODE,
     ),
     Statement(
@@ -98,7 +105,7 @@ STATEMENTS: tuple[Statement, ...] = (
         "fit() and train_on_batch() run the layer in training mode; evaluate(), test_on_batch(), predict()"
         " and predict_on_batch() run it in inference mode.",
         tf2.FAQ,
-        lambda s: s.frozen == "none" and s.model != "base_training_false" and s.path in COMPILED_PATHS,
+        lambda s: s.frozen == "none" and s.model in DIRECT_MODELS and s.path in COMPILED_PATHS,
         MODE + ("affine",),
     ),
     Statement(
@@ -161,6 +168,40 @@ STATEMENTS: tuple[Statement, ...] = (
         " inference mode, even after the base is unfrozen for fine-tuning.",
         tf2.GUIDE,
         lambda s: s.model == "base_training_false",
+        MODE,
+    ),
+    Statement(
+        "node-training-argument-holds", "tf2",
+        "A training value given when the functional graph is built (bn(x, training=False) or"
+        " bn(x, training=True)) holds whatever the model is called with: fit(), predict(), or a call with"
+        " either training value.",
+        tf2.FAQ,
+        lambda s: s.frozen == "none" and s.model in ("node_training_false", "node_training_true"),
+        MODE,
+    ),
+    Statement(
+        "subclass-call-training-holds", "tf2",
+        "A keras.Model subclass whose call() passes training=False to its BatchNormalization keeps it in"
+        " inference mode under fit() and every other path.",
+        tf2.LAYER_DOC,
+        lambda s: s.model == "subclassed_training_false",
+        MODE,
+    ),
+    Statement(
+        "training-reaches-wrapped-layer", "tf2",
+        "The outer call's training value (or fit()'s, evaluate()'s, predict()'s) reaches a BatchNormalization"
+        " inside a custom layer whose call() neither takes nor forwards training, and inside TimeDistributed.",
+        tf2.SUBCLASSING,
+        lambda s: s.frozen == "none" and s.model in ("wrapped", "time_distributed"),
+        MODE,
+    ),
+    Statement(
+        "signature-default-stays-local", "tf2",
+        "A layer whose call() defaults training to True (as image preprocessing and augmentation layers do)"
+        " does not put the BatchNormalization after it in training mode: without a training argument the model"
+        " runs in inference mode.",
+        tf2.BN_DOC,
+        lambda s: s.frozen == "none" and s.model == "after_default_training_true",
         MODE,
     ),
     Statement(

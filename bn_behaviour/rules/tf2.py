@@ -8,6 +8,10 @@ Sources (each check below names the sentence it enforces):
   https://keras.io/guides/transfer_learning/
 * FAQ  -- the Keras FAQ on ``training`` versus ``trainable``,
   https://keras.io/getting_started/faq/#whats-the-difference-between-the-training-argument-in-call-and-the-trainable-attribute
+* LAYER_DOC, SUBCLASSING, TIME_DISTRIBUTED -- how ``training`` reaches a layer
+  inside a model (the ``Layer`` call documentation, the subclassing guide's
+  "privileged training argument", the ``TimeDistributed`` page); see
+  :func:`training_flag`.
 
 The rule only reads the scenario; it never looks at an observation.
 
@@ -33,6 +37,11 @@ from .observation import expectation
 
 BN_DOC = "https://keras.io/api/layers/normalization_layers/batch_normalization/"
 GUIDE = "https://keras.io/guides/transfer_learning/"
+#: The Layer class documentation on the ``training`` call argument.
+LAYER_DOC = "https://keras.io/api/layers/base_layer/"
+SUBCLASSING = ("https://keras.io/guides/making_new_layers_and_models_via_subclassing/"
+               "#privileged-training-argument-in-the-call-method")
+TIME_DISTRIBUTED = "https://keras.io/api/layers/recurrent_layers/time_distributed/"
 FAQ = (
     "https://keras.io/getting_started/faq/"
     "#whats-the-difference-between-the-training-argument-in-call-and-the-trainable-attribute"
@@ -96,16 +105,40 @@ def effective_state(s: Scenario) -> State:
     return after if change_in_effect(s) else initial
 
 
+#: The ``training`` value a model's graph gives its BN whatever the outer call says: a node built with an
+#: explicit value (FAQ: ``Dropout(0.5)(x, training=True)`` "Applies dropout at training time *and* inference
+#: time"; GUIDE: ``base(inputs, training=False)``), a subclass' ``call()`` passing one (LAYER_DOC: the
+#: argument given to a layer's call is the mode it runs in).
+FIXED_TRAINING = {
+    "base_training_false": False,
+    "node_training_false": False,
+    "node_training_true": True,
+    "subclassed_training_false": False,
+}
+
+
 def training_flag(s: Scenario) -> bool:
     """The ``training`` value the BN layer receives.
 
     fit()/train_on_batch() run in training mode, evaluate()/predict() in
     inference mode; an explicit ``training`` argument wins, and no argument
-    means inference (FAQ).  ``base(inputs, training=False)`` keeps the base in
-    inference mode whatever the outer call says (GUIDE).
+    means inference (FAQ).  A value fixed inside the model (:data:`FIXED_TRAINING`)
+    wins over the outer call: ``base(inputs, training=False)`` keeps the base in
+    inference mode whatever the outer call says (GUIDE).  Otherwise the outer
+    value reaches the layer through every layer between them: a custom layer
+    that neither takes nor forwards ``training`` (SUBCLASSING: the built-in loops
+    use the layer "correctly ... in training and inference"; LAYER_DOC), a layer
+    whose own ``call`` defaults ``training=True`` (that default is the
+    signature's, for that layer's own call), ``TimeDistributed`` (TIME_DISTRIBUTED:
+    the wrapper applies the layer to every temporal slice).
+
+    >>> training_flag(Scenario("node_training_true", "none", "before_compile", "predict", "none"))
+    True
+    >>> training_flag(Scenario("after_default_training_true", "none", "before_compile", "call", "none"))
+    False
     """
-    if s.model == "base_training_false":
-        return False
+    if s.model in FIXED_TRAINING:
+        return FIXED_TRAINING[s.model]
     if s.path in COMPILED_TRAINING_PATHS:
         return True
     if s.path in ("call", "call_graph", "custom_loop"):

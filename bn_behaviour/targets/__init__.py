@@ -27,6 +27,7 @@ from typing import Optional
 from packaging.version import InvalidVersion, Version
 
 from ..cases import inputs
+from ..cases.scenario import AXES as SCENARIO_AXES
 from ..cases.scenario import Scenario, generate
 from ..timing import PHASES
 
@@ -262,7 +263,7 @@ TARGETS: dict[str, Target] = {
                     "workflows": "tf1 has no Keras model: the workflows are Keras workflows",
                 },
                 "model": dict.fromkeys(
-                    ["sequential", "functional", "subclassed", "nested", "base_training_false"],
+                    [m for m in SCENARIO_AXES["model"] if m != "layer"],
                     "the TF1 function is applied to a tensor in a graph; there is no Keras model around it",
                 ),
                 "frozen": {

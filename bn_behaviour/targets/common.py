@@ -34,7 +34,7 @@ import numpy as np
 
 from ..cases import inputs
 from ..cases.inputs import Data, flat_data
-from ..cases.scenario import COMPILED_PATHS, Scenario
+from ..cases.scenario import COMPILED_PATHS, SEQUENCE_MODELS, Scenario
 from ..rules.observation import STATE_NAMES, Facts
 from ..timing import PHASES
 
@@ -75,8 +75,10 @@ def layer_kwargs(constant, frozen_ctor: bool = False) -> dict[str, Any]:
 
 
 @functools.cache
-def holder_class(model_cls: type) -> type:
-    """The ``subclassed`` model for a framework: a subclass of its ``Model`` holding the layer."""
+def holder_class(model_cls: type, training=None) -> type:
+    """A subclass of the framework's ``Model`` holding the layer: ``subclassed`` forwards its own
+    ``training`` to it; with ``training=False`` (``subclassed_training_false``) its ``call()`` passes False."""
+    fixed = training
 
     class Holder(model_cls):
         def __init__(self, bn, **kwargs):
@@ -84,34 +86,67 @@ def holder_class(model_cls: type) -> type:
             self.bn = bn
 
         def call(self, x, training=None):
-            return self.bn(x, training=training)
+            return self.bn(x, training=training if fixed is None else fixed)
 
     return Holder
+
+
+@functools.cache
+def wrapper_class(layer_cls: type) -> type:
+    """``wrapped``: a custom ``Layer`` holding the BN; its ``call(self, x)`` neither takes nor forwards ``training``."""
+
+    class Wrapper(layer_cls):
+        def __init__(self, bn, **kwargs):
+            super().__init__(**kwargs)
+            self.bn = bn
+
+        def call(self, x):
+            return self.bn(x)
+
+    return Wrapper
+
+
+@functools.cache
+def pass_through_class(layer_cls: type) -> type:
+    """``after_default_training_true``: a custom ``Layer`` returning its input, whose ``call`` defaults
+    ``training`` to True (as the image preprocessing and augmentation layers' ``call`` does)."""
+
+    class PassThrough(layer_cls):
+        def call(self, x, training=True):
+            return x
+
+    return PassThrough
 
 
 def build(api, s: Scenario, layer_cls, shape=(inputs.CHANNELS,), **extra) -> dict[str, Any]:
     """The layer and the objects around it: ``layer``, ``inner``, ``outer``.
 
     ``api`` is the Keras module (``keras`` or ``tf_keras``); ``shape`` the
-    per-sample input shape; ``extra`` more constructor arguments.
+    per-sample input shape (with its time axis for ``time_distributed``,
+    whose layer is built on one timestep's shape); ``extra`` more constructor arguments.
     """
     bn = layer_cls(**{**layer_kwargs(api.initializers.Constant, s.frozen == "layer_ctor"), **extra})
-    bn.build((None, *shape))
+    bn.build((None, *(shape[1:] if s.model in SEQUENCE_MODELS else shape)))
     objs: dict[str, Any] = {"layer": bn}
+    x = api.Input(shape) if s.model != "layer" else None
     if s.model == "sequential":
-        objs["outer"] = api.Sequential([api.Input(shape), bn])
-    elif s.model == "functional":
-        x = api.Input(shape)
-        objs["outer"] = api.Model(x, bn(x))
-    elif s.model == "subclassed":
-        objs["outer"] = holder_class(api.Model)(bn)
+        objs["outer"] = api.Sequential([x, bn])
+    elif s.model in ("functional", "node_training_false", "node_training_true"):
+        kw = {"training": s.model.endswith("true")} if s.model.startswith("node_") else {}
+        objs["outer"] = api.Model(x, bn(x, **kw))
+    elif s.model in ("subclassed", "subclassed_training_false"):
+        objs["outer"] = holder_class(api.Model, False if s.model.endswith("false") else None)(bn)
         objs["outer"].build((None, *shape))
     elif s.model in ("nested", "base_training_false"):
         xi = api.Input(shape)
         inner = api.Model(xi, bn(xi), name="inner")
-        x = api.Input(shape)
         kw = {"training": False} if s.model == "base_training_false" else {}
         objs["inner"], objs["outer"] = inner, api.Model(x, inner(x, **kw))
+    elif s.model in ("wrapped", "time_distributed"):
+        inner = wrapper_class(api.layers.Layer)(bn) if s.model == "wrapped" else api.layers.TimeDistributed(bn)
+        objs["inner"], objs["outer"] = inner, api.Model(x, inner(x))
+    elif s.model == "after_default_training_true":
+        objs["outer"] = api.Model(x, bn(pass_through_class(api.layers.Layer)()(x)))
     return objs
 
 

@@ -43,6 +43,29 @@ _BUILD = {
         "xi = keras.Input((C,))\ninner = keras.Model(xi, bn(xi))\n"
         "inp = keras.Input((C,))\nmodel = keras.Model(inp, inner(inp, training=False))"
     ),
+    "node_training_false": "inp = keras.Input((C,))\nmodel = keras.Model(inp, bn(inp, training=False))",
+    "node_training_true": "inp = keras.Input((C,))\nmodel = keras.Model(inp, bn(inp, training=True))",
+    "subclassed_training_false": (
+        "class Holder(keras.Model):\n"
+        "    def __init__(self, bn):\n        super().__init__()\n        self.bn = bn\n"
+        "    def call(self, x, training=None):\n        return self.bn(x, training=False)\n"
+        "model = Holder(bn)\nmodel.build((None, C))"
+    ),
+    "wrapped": (
+        "class Wrapper(keras.layers.Layer):\n"
+        "    def __init__(self, bn):\n        super().__init__()\n        self.bn = bn\n"
+        "    def call(self, x):\n        return self.bn(x)\n"
+        "inner = Wrapper(bn)\ninp = keras.Input((C,))\nmodel = keras.Model(inp, inner(inp))"
+    ),
+    "after_default_training_true": (
+        "class PassThrough(keras.layers.Layer):\n"
+        "    def call(self, x, training=True):\n        return x\n"
+        "inp = keras.Input((C,))\nmodel = keras.Model(inp, bn(PassThrough()(inp)))"
+    ),
+    "time_distributed": (
+        "x, x_warm, y = x[:, None], x_warm[:, None], y[:, None]  # (batch, time=1, features)\n"
+        "inner = keras.layers.TimeDistributed(bn)\ninp = keras.Input((1, C))\nmodel = keras.Model(inp, inner(inp))"
+    ),
 }
 
 _CHANGE = {
