@@ -5,7 +5,7 @@ fresh TensorFlow process imports it).  The kill table travels on the test
 report (``user_properties``), so the controller prints it under xdist too.
 """
 
-collect_ignore = ["mutants.py"]
+collect_ignore = ["mutants.py", "faulty_layers.py"]
 KEY = "bn_mutation"  # tests/test_mutation.py records its table under this key
 
 

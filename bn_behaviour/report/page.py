@@ -13,6 +13,7 @@ from html import escape
 
 from ..matrices import MATRICES
 from .documents import cell
+from .summary import FAULTS
 
 STYLE = """
 body{font:13px/1.35 system-ui,sans-serif;margin:1em;color:#222}
@@ -21,6 +22,7 @@ th{background:#eee;position:sticky;top:0}td.id{font-family:monospace;font-size:1
 td.id small{display:block;font-family:system-ui,sans-serif;color:#555}
 .training{background:#fde2c4}.inference{background:#d4e6fb}.error{background:#f6c6c6}
 .deviation{box-shadow:inset 0 0 0 2px #a05}.fail{box-shadow:inset 0 0 0 3px #d00}
+.crash{background:#4b2364;color:#fff}.timeout{background:#ffe08a}
 .mark{font-weight:bold;color:#a05}form{margin:.5em 0 1em}label{margin-right:1em}
 tr:target{box-shadow:inset 4px 0 #06c}.legend span{padding:2px 6px;margin-right:6px}
 """
@@ -45,7 +47,9 @@ def _cell_html(case, fields) -> str:
     o = case["observed"]
     classes = ["error" if o.get("error") else (o["mode"] if "mode" in fields else "workflow")]
     mark = ""
-    if case["status"] == "deviation":
+    if case["status"] in FAULTS:  # no result: the process died, or the case ran out of time
+        classes = [case["status"]]
+    elif case["status"] == "deviation":
         classes.append("deviation")
         src = escape(case.get("deviation_source") or "", quote=True)
         name = escape(case.get("deviation") or "")
@@ -99,7 +103,7 @@ def html(merged: dict) -> str:
         for t in merged["targets"]
     )
     axes = filter_axes()
-    filters = {**axes, "status": ("pass", "deviation", "fail", "disagree")}
+    filters = {**axes, "status": ("pass", "deviation", "fail", *FAULTS, "disagree")}
     selects = "".join(
         f'<label>{axis} <select data-axis="{axis}"><option value="">any</option>'
         + "".join(f'<option value="{v}">{v}</option>' for v in values)
@@ -115,7 +119,8 @@ def html(merged: dict) -> str:
         f"<p>{versions}</p><ul>{skipped}</ul>"
         '<p class="legend"><span class="training">batch statistics (train)</span>'
         '<span class="inference">moving statistics (infer)</span><span class="error">error</span>'
-        '<span class="deviation">&#9888; known deviation</span><span class="fail">FAIL</span></p>'
+        '<span class="deviation">&#9888; known deviation</span><span class="fail">FAIL</span>'
+        '<span class="crash">CRASH: the process died</span><span class="timeout">TIMEOUT: no result in time</span></p>'
         f'<form onsubmit="return false">{selects}</form><p><span id="count"></span> of {len(rows)} scenarios shown</p>'
         "<table><thead><tr><th>scenario</th>" + "".join(f"<th>{escape(n)}</th>" for n in names)
         + "</tr></thead><tbody>" + "".join(rows) + f"</tbody></table><script>{SCRIPT}</script></body></html>\n"
