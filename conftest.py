@@ -14,4 +14,5 @@ collect_ignore = [
     "bn_behaviour/targets/keras3_backends.py",
     "bn_behaviour/targets/tf_keras.py",
     "bn_behaviour/targets/tf1.py",
+    "bn_behaviour/client_patterns.py",  # --bn-layer classes: imports TensorFlow (bn_behaviour.clients)
 ]

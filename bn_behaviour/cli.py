@@ -18,10 +18,12 @@ from .matrices import case_from_id, known_deviations, matrix_of, why_not
 from .report import documents
 from .report.changes import ReportError
 from .report.changes import main as diff_main
+from .report.clients import main as clients_main
+from .report.clients import stale as clients_stale
 from .report.run import main as report_main
 from .rules.deviations import find
 from .targets import TargetError, require
-from .targets.layer import LayerSpecError, load
+from .targets.layer import LayerSpecError, load, parse_kwargs
 from .workflows import WorkflowCase
 
 
@@ -45,7 +47,7 @@ def _case(args):
         raise UsageError(str(e)) from None
 
 
-def _run(case, target_name, layer_spec=None) -> tuple:
+def _run(case, target_name, layer_spec=None, layer_kwargs=None) -> tuple:
     """Check the case is in the target's matrix, load the layer, observe; (target, result)."""
     target = require(target_name)
     why = why_not(target, case)
@@ -55,7 +57,7 @@ def _run(case, target_name, layer_spec=None) -> tuple:
     if layer_spec:
         target.activate()
         try:
-            layer = load(layer_spec)
+            layer = load(layer_spec, parse_kwargs(layer_kwargs))
         except LayerSpecError as e:
             raise UsageError(str(e)) from None
     return target, matrix_of(case).observe(target, case, layer)
@@ -63,7 +65,7 @@ def _run(case, target_name, layer_spec=None) -> tuple:
 
 def _observe(args) -> int:
     case = _case(args)
-    target, result = _run(case, args.target, args.layer)
+    target, result = _run(case, args.target, args.layer, args.layer_kwargs)
     entry = find(known_deviations(target), case)
     out = {
         "target": target.name,
@@ -101,13 +103,20 @@ def _docs(args) -> int:
         raise UsageError(f"{args.source} is not a merged behaviour.json from `bn-behaviour report` ({e})") from None
     folder = Path(args.out)
     if args.check:
-        stale = documents.stale(merged, folder)
+        stale = documents.stale(merged, folder) + clients_stale(folder)
         for path in stale:
             print(f"{path} is stale: regenerate with `bn-behaviour docs {args.source} --out {folder}`")
         return 1 if stale else 0
     for path in documents.write(merged, folder):
         print(f"wrote {path}")
     return 0
+
+
+def _clients(args) -> int:
+    try:
+        return clients_main(args)
+    except ValueError as e:
+        raise UsageError(str(e)) from None
 
 
 def _diff(args) -> int:
@@ -126,6 +135,7 @@ def parser() -> argparse.ArgumentParser:
         o.add_argument(f"--{axis}", default=None, help=", ".join(values))
     o.add_argument("--id", default=None, help="a case ID of any matrix instead of the axes (e.g. a fused 4-D case)")
     o.add_argument("--layer", default=None, help="module:attr of a BatchNormalization-compatible class to observe")
+    o.add_argument("--layer-kwargs", default=None, help="JSON object of the --layer class's constructor arguments")
     o.add_argument("--setting", default=None, help="a settings-matrix layer setting (bn_behaviour/setting.py)")
     o.add_argument("--precision", default=None, help="float32, mixed_float16 or mixed_bfloat16 (settings matrix)")
     o.set_defaults(func=_observe)
@@ -144,6 +154,14 @@ def parser() -> argparse.ArgumentParser:
     d.add_argument("--out", default="docs", help="folder of the documents (default docs)")
     d.add_argument("--check", action="store_true", help="write nothing; exit 1 naming each stale document")
     d.set_defaults(func=_docs)
+    k = sub.add_parser("clients", help="run third-party BatchNormalization classes (bn_behaviour/clients.py) "
+                       "on their targets; write clients.json and clients.md")
+    k.add_argument("--out", default="clients", help="folder for clients.json, clients.md and the runs")
+    k.add_argument("--client", action="append", default=None, help="client name(s) to run (default: every one)")
+    k.add_argument("--target", action="append", default=None, help="only these target(s)")
+    k.add_argument("--jobs", type=int, default=2, help="pytest processes side by side (default 2)")
+    k.add_argument("--check", default=None, metavar="DIR", help="exit 1 when DIR/clients.md differs from this run's")
+    k.set_defaults(func=_clients)
     c = sub.add_parser("diff", help="list scenarios whose observed behaviour changed; exit 1 if any did")
     c.add_argument("old", help="older report (per-target --bn-report JSON or behaviour.json)")
     c.add_argument("new", help="newer report")

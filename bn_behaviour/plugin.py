@@ -18,18 +18,18 @@ from typing import Optional
 import pytest
 
 from . import __version__, matrices
+from .isolation import CASE_KEY, Guard, add_options
 from .matrices import MATRICES, matrix_of
 from .report.format import FORMAT
 from .report.summary import write_summary
 from .rules import deviations as dev
 from .rules.result import DeviationObserved, judge
 from .targets import TARGETS, Target, TargetError, require, resolve
-from .targets.layer import LayerSpecError
+from .targets.layer import LayerSpecError, parse_kwargs
 from .targets.layer import describe as describe_layer
 from .targets.layer import load as load_layer
 from .timing import PHASES
 
-CASE_KEY = "bn_behaviour_case"
 XFAIL_MODES = ("strict", "lenient", "skip")
 STASH = pytest.StashKey["Session"]()
 #: Option -> (environment variable, help); each option can be set from CI files one cannot change.
@@ -37,7 +37,9 @@ OPTIONS = {
     "--bn-target": ("BN_BEHAVIOUR_TARGET", "target to run (default keras-$KERAS_BACKEND, KERAS_BACKEND "
                     "defaulting to tensorflow)"),
     "--bn-layer": ("BN_BEHAVIOUR_LAYER", "MODULE:ATTR of a BatchNormalization-compatible class to test instead "
-                   "of the genuine one (targets with a layer class)"),
+                   "of the genuine one (targets with a layer class), or of a factory returning one"),
+    "--bn-layer-kwargs": ("BN_BEHAVIOUR_LAYER_KWARGS", "JSON object of constructor arguments merged into every "
+                          "construction of the --bn-layer class, e.g. '{\"freeze\": true}'"),
     "--bn-xfail": ("BN_BEHAVIOUR_XFAIL", "known deviations: strict (default; a vanished deviation fails the "
                    "run), lenient (it passes), skip (do not run them)"),
     "--bn-report": ("BN_BEHAVIOUR_REPORT", "write the JSON behaviour report to PATH"),
@@ -60,6 +62,7 @@ def pytest_addoption(parser):
         help="extra known-deviation TOML file(s), checked before the suite's own "
         "(env BN_BEHAVIOUR_DEVIATIONS, os.pathsep-separated)",
     )
+    add_options(g)  # --bn-case-timeout, --bn-isolate: bn_behaviour.isolation
 
 
 class Session:
@@ -98,8 +101,9 @@ class Session:
         if report.when != "call":
             return
         for key, value in report.user_properties:
-            if key == CASE_KEY:
-                self.results[value["matrix"]][value["record"]["id"]] = dict(value["record"], status=_status(report))
+            if key == CASE_KEY:  # a crash or a timeout (bn_behaviour.isolation) names its status
+                status = value.get("status") or _status(report)
+                self.results[value["matrix"]][value["record"]["id"]] = dict(value["record"], status=status)
 
     def all_results(self) -> list[dict]:
         return [case for store in self.results.values() for case in store.values()]
@@ -165,10 +169,11 @@ def pytest_configure(config):
             usable = ", ".join(n for n, t in TARGETS.items() if t.layer_class)
             raise pytest.UsageError(f"--bn-layer applies to {usable}, not {target.name}")
         try:
-            layer = load_layer(spec)
+            layer = load_layer(spec, parse_kwargs(config.getoption("bn_layer_kwargs")))
         except LayerSpecError as e:
             raise pytest.UsageError(str(e)) from None
-    config.stash[STASH] = Session(config, target, extra, layer)
+    session = config.stash[STASH] = Session(config, target, extra, layer)
+    config.pluginmanager.register(Guard(config, lambda: session.entries, target.load_driver), "bn_behaviour_guard")
     config.addinivalue_line("markers", "bn_scenario: a case of the BatchNormalization matrix")
 
 

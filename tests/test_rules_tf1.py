@@ -9,8 +9,8 @@ from bn_behaviour.rules.tf1 import expected
 from bn_behaviour.targets import TARGETS
 
 
-def scen(frozen, path, training):
-    return Scenario("layer", frozen, "before_compile", path, training)
+def scen(frozen, path, training, model="layer", when="before_compile"):
+    return Scenario(model, frozen, when, path, training)
 
 
 @pytest.mark.parametrize(
@@ -32,6 +32,25 @@ def scen(frozen, path, training):
         (scen("none", "custom_loop", "none"), "inference", "unchanged", "updated"),
         (scen("layer_ctor", "custom_loop", "true"), "training", "updated", "unchanged"),
         (scen("layer_ctor", "custom_loop", "false"), "inference", "unchanged", "unchanged"),
+        # COLL: a freeze after the build only takes variables out of TRAINABLE_VARIABLES; it touches
+        # neither the mode nor UPDATE_OPS
+        (scen("layer", "call", "true"), "training", "updated", "n/a"),
+        (scen("inner_model", "call", "true", "nested"), "training", "updated", "n/a"),
+        (scen("outer_model", "call", "none", "nested"), "inference", "unchanged", "n/a"),
+        # OPT: var_list is read when minimize() builds the train op: frozen before it, gamma/beta stay
+        (scen("inner_model", "custom_loop", "true", "nested"), "training", "updated", "unchanged"),
+        (scen("layer", "custom_loop", "false"), "inference", "unchanged", "unchanged"),
+        # ... the train op built before the freeze keeps its var_list (the traced step reused)
+        (scen("inner_model", "custom_loop", "true", "nested", "after_fit"), "training", "updated", "updated"),
+        (scen("outer_model", "custom_loop", "none", "nested", "after_fit"), "inference", "unchanged", "updated"),
+        (scen("layer", "custom_loop", "false", when="after_fit"), "inference", "unchanged", "updated"),
+        # ... a new train op built after the freeze leaves them out
+        (scen("outer_model", "custom_loop", "true", "nested", "after_fit_recompile"), "training", "updated",
+         "unchanged"),
+        (scen("layer", "custom_loop", "none", when="after_fit_recompile"), "inference", "unchanged", "unchanged"),
+        # the scopes of model=nested change nothing by themselves
+        (scen("none", "custom_loop", "true", "nested"), "training", "updated", "updated"),
+        (scen("layer_ctor", "call", "true", "nested"), "training", "updated", "n/a"),
     ],
     ids=lambda v: v.id if isinstance(v, Scenario) else None,
 )
@@ -51,6 +70,18 @@ def test_trainable_false_only_leaves_trainable_variables(path):
     assert frozen["non_trainable_weights"] == ["beta", "gamma", "moving_mean", "moving_variance"]
 
 
+@pytest.mark.parametrize("frozen, model", [("layer", "layer"), ("layer", "nested"), ("inner_model", "nested"),
+                                           ("outer_model", "nested")])
+@pytest.mark.parametrize("when", ["before_compile", "after_fit", "after_fit_recompile"])
+def test_a_later_freeze_empties_the_weight_lists_whatever_the_train_op(frozen, model, when):
+    """COLL: the scope's variables leave TRAINABLE_VARIABLES, the collection the weight lists are read
+    from (and minimize()'s default var_list, OPT), whether or not the train op that runs still has them."""
+    e = expected(scen(frozen, "custom_loop", "true", model, when))
+    assert e["trainable_weights"] == e["model_trainable_weights"] == []
+    assert e["non_trainable_weights"] == ["beta", "gamma", "moving_mean", "moving_variance"]
+    assert e["affine"] == ("updated" if when == "after_fit" else "unchanged")
+
+
 def test_tf1_and_tf2_rules_differ_exactly_on_frozen_training():
     """The seed's point: trainable=False switches to inference mode in TF2 only."""
     s = scen("layer_ctor", "call", "true")
@@ -67,7 +98,11 @@ def test_registered_next_to_the_unchanged_tf2_rule():
 
 def test_every_tf1_scenario_has_a_complete_expectation():
     scenarios = TARGETS["tf1"].scenarios()
-    assert len(scenarios) == 12  # layer x {none, layer_ctor} x {call, custom_loop} x 3 training values
+    # {layer, nested} x ({none, layer_ctor}: 2 paths; {layer (+ inner_model, outer_model on nested)}:
+    # call + custom_loop x 3 when values) x 3 training values
+    assert len(scenarios) == 72
+    assert {s.model for s in scenarios} == {"layer", "nested"}
+    assert {s.path for s in scenarios} == {"call", "custom_loop"}
     keys = set(tf2.expected(scenarios[0]))
     for s in scenarios:
         e = RULES["tf1"](s)

@@ -9,6 +9,7 @@ from bn_behaviour.cases import setting
 from bn_behaviour.cases.setting import SETTINGS, SettingCase, all_cases
 from bn_behaviour.matrices import MATRICES, why_not
 from bn_behaviour.rules import reference
+from bn_behaviour.rules.observation import classify_mode, classify_moving_stats
 from bn_behaviour.rules.setting import expected
 from bn_behaviour.targets import TARGETS
 
@@ -29,10 +30,11 @@ def test_published_setting_ids_still_exist():
 
 
 def test_case_counts_per_target():
-    """87 cases on each Keras 3 backend, 105 on tf_keras (its fused, unfused, virtual-batch and SavedModel
-    settings), none on tf1 (the settings matrix follows the tf2 rule)."""
+    """92 cases on each Keras 3 backend, 113 on tf_keras (its fused, unfused, virtual-batch and SavedModel
+    settings), none on tf1 or tf1-keras (the settings matrix follows the tf2 rule)."""
     counts = {name: len(MATRIX.cases_for(t)) for name, t in TARGETS.items()}
-    assert counts == {"keras-tensorflow": 87, "keras-jax": 87, "keras-torch": 87, "tf_keras": 105, "tf1": 0}
+    assert counts == {"keras-tensorflow": 92, "keras-jax": 92, "keras-torch": 92, "tf_keras": 113, "tf1-keras": 0,
+                      "tf1": 0}
 
 
 def test_every_setting_runs_somewhere_and_every_exclusion_says_why():
@@ -72,6 +74,31 @@ def test_masked_statistics_ignore_the_masked_samples():
     x = setting.data(SettingCase(setting.CORES[0], "masked", "float32")).x
     m = setting.mask_for(x)
     assert np.allclose(reference.batch_moments(x, mask=m)[0], x[:-2].mean(0))
+
+
+def test_masked_settings_never_take_the_fused_kernel():
+    """tf_keras' fused 4-D kernel ignores a mask (with a warning): the masked settings feed (N, C) inputs."""
+    for st in SETTINGS.values():
+        if st.mask:
+            assert st.data == "flat" and not st.fused_kernel and "fused" not in st.layer, st.name
+
+
+def test_a_fully_masked_batch_has_no_statistics_and_the_rule_keeps_the_moving_ones():
+    x = setting.data(SettingCase(setting.CORES[0], "masked_all", "float32")).x
+    m = setting.mask_for(x, "all")
+    assert reference.fully_masked(m) and not m.any()
+    with pytest.raises(ValueError, match="no statistics"):
+        reference.batch_moments(x, mask=m)
+    state = dict(gamma=np.ones(3), beta=np.zeros(3), moving_mean=np.zeros(3), moving_variance=np.ones(3))
+    infer = reference.inference_output(x, state["moving_mean"], state["moving_variance"], state["gamma"],
+                                       state["beta"])
+    assert classify_mode(x, infer, state, mask=m) == "inference"
+    assert classify_mode(x, x / np.sqrt(reference.EPSILON), state, mask=m) == "neither"
+    decayed = {**state, "moving_variance": state["moving_variance"] * 0.99}
+    assert classify_moving_stats(x, state, state, mask=m) == "unchanged"
+    assert classify_moving_stats(x, state, decayed, mask=m) == "updated_otherwise"
+    e = expected(SettingCase(setting.CORES[0], "masked_all", "float32"))
+    assert (e["mode"], e["moving_stats"]) == ("inference", "unchanged")
 
 
 def test_the_rule_lists_only_the_weights_a_setting_creates():

@@ -78,7 +78,8 @@ def test_layer_on_tf1_is_a_usage_error(pytester, monkeypatch):
     pytester.makepyfile("def test_nothing(): pass\n")
     result = pytester.runpytest_subprocess("--bn-target", "tf1", "--bn-layer", "x:y")
     assert result.ret == pytest.ExitCode.USAGE_ERROR
-    result.stderr.fnmatch_lines(["*--bn-layer applies to keras-tensorflow, keras-jax, keras-torch, tf_keras, not tf1*"])
+    result.stderr.fnmatch_lines(
+        ["*--bn-layer applies to keras-tensorflow, keras-jax, keras-torch, tf_keras, tf1-keras, not tf1*"])
 
 
 def test_xfail_skip_does_not_run_known_deviations(run, tmp_path):

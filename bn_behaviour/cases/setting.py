@@ -37,9 +37,17 @@ CORES: tuple[Scenario, ...] = tuple(Scenario.from_id(i) for i in (
     "functional-frozen=layer-when=before_compile-path=fit-training=none",
     "functional-frozen=none-when=before_compile-path=custom_loop-training=true",
 ))
-CALL_CORES = tuple(c for c in CORES if c.path == "call")
-#: Cores with a model around the layer (what can be saved and loaded).
+#: Cores whose call the suite writes itself (an eager call, the custom training step's model call):
+#: a mask is a call argument (``BatchNormalization.call``, a functional model's ``call``), and
+#: ``fit()`` takes none.
+MASK_CORES = tuple(c for c in CORES if c.path in ("call", "custom_loop"))
+#: Cores with a model around the layer (what can be saved and loaded: a bare layer has no ``save()``).
 MODEL_CORES = tuple(c for c in CORES if c.model != "layer")
+#: Why a setting restricted to some cores leaves the others out (its ``exclusion_reason``).
+CORES_REASONS = {
+    MASK_CORES: "runs the scenarios whose call passes its mask: fit() takes no mask argument",
+    MODEL_CORES: "runs the scenarios with a model to save: a bare layer has no save()",
+}
 #: The offset of ``large_offset`` inputs (the issue: mean 1e4, unit variance, float32).
 LARGE_OFFSET = 1e4
 #: float32 carries 24 bits: values near 1e4 are spaced 2**-10 ~ 1e-3 apart, so
@@ -59,8 +67,10 @@ class Setting:
     axis: int = -1
     momentum: float = MOMENTUM
     epsilon: float = EPSILON
-    mask: bool = False
-    #: Cores it runs (masks are call arguments: call cores only).
+    #: A mask passed to the call (``mask_for``): ``last_two`` (the last two samples masked out) or
+    #: ``all`` (every position masked out: a fully masked batch); None: no mask.
+    mask: Optional[str] = None
+    #: Cores it runs (a key of ``CORES_REASONS`` when not all).
     cores: tuple[Scenario, ...] = CORES
     #: Whether a target with a fused kernel takes it here (tf_keras fuses 4-D input by default,
     #: axis 1 or 3): the moving-variance convention is then the target's ``fused_bessel``.
@@ -93,8 +103,10 @@ SETTINGS: dict[str, Setting] = {s.name: s for s in (
     Setting("no_scale", "scale=False: no gamma", layer={"scale": False}, affine=("beta",)),
     Setting("momentum", "momentum=0.5", momentum=0.5),
     Setting("epsilon", "epsilon=0.5", epsilon=0.5),
-    Setting("masked", "a mask excluding the last two samples, passed to the call", mask=True,
-            cores=CALL_CORES),
+    Setting("masked", "a mask excluding the last two samples, passed to the call", mask="last_two",
+            cores=MASK_CORES),
+    Setting("masked_all", "a mask excluding every sample (a fully masked batch), passed to the call", mask="all",
+            cores=MASK_CORES),
     Setting("fused", "fused=True on (N, H, W, C) images", layer={"fused": True}, data="image", fused_kernel=True),
     Setting("unfused", "fused=False on (N, H, W, C) images", layer={"fused": False}, data="image"),
     Setting("renorm", f"Batch Renormalization (renorm=True, renorm_clipping={RENORM_CLIPPING})",
@@ -152,11 +164,18 @@ def round_to(x: np.ndarray, dtype: str) -> np.ndarray:
     return bits.astype(np.uint32).view(np.float32)
 
 
-def mask_for(x: np.ndarray) -> np.ndarray:
-    """The ``masked`` setting's mask: every position of the last two samples is masked out."""
+def mask_for(x: np.ndarray, which: str = "last_two") -> np.ndarray:
+    """A setting's mask (the input's shape without the channel axis, true = counts): ``last_two``
+    (``masked``) masks out every position of the last two samples, ``all`` (``masked_all``) every position.
+
+    >>> mask_for(np.zeros((4, 3))), mask_for(np.zeros((4, 3)), "all")
+    (array([ True,  True, False, False]), array([False, False, False, False]))
+    """
+    if which not in ("last_two", "all"):
+        raise ValueError(f"unknown mask {which!r}; valid: last_two, all")
     m = np.ones(x.shape[:-1], dtype=bool)
     m[-2:] = False
-    return m
+    return m if which == "last_two" else np.zeros_like(m)
 
 
 @dataclass(frozen=True, order=True)
@@ -208,7 +227,7 @@ def exclusion_reason(case: SettingCase) -> Optional[str]:
     """Why ``case`` is not generated on any target, or None (a target's own gaps are the target's)."""
     st = SETTINGS[case.setting]
     if case.core not in st.cores:
-        return f"setting={st.name} runs the call scenarios only"
+        return f"setting={st.name} {CORES_REASONS[st.cores]}"
     if case.precision != "float32" and st.name not in MIXED_SETTINGS:
         return f"precision={case.precision} runs with settings {', '.join(MIXED_SETTINGS)} only"
     return None

@@ -60,7 +60,7 @@ def generate(target: Target) -> dict[str, list]:
 
     >>> from bn_behaviour.targets import TARGETS
     >>> {name: len(cases) for name, cases in generate(TARGETS["tf_keras"]).items()}
-    {'main': 1632, 'fused': 285, 'settings': 105, 'workflows': 26}
+    {'main': 1632, 'fused': 285, 'settings': 113, 'workflows': 30}
     """
     out: dict[str, list] = {}
     seen: dict[str, str] = {}

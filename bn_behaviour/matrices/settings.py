@@ -33,7 +33,7 @@ def params(target: Target, case: SettingCase, x, mask) -> Params:
 def observe(target: Target, case: SettingCase, layer_cls=None) -> Result:
     """Run the core scenario with the setting under the policy; judge by ``rules.setting``."""
     st, data = SETTINGS[case.setting], setting.data(case)
-    mask = mask_for(data.x) if st.mask else None
+    mask = mask_for(data.x, st.mask) if st.mask else None
     setup = Setup(data, {**st.layer, "momentum": st.momentum, "epsilon": st.epsilon}, case.precision,
                   st.persist, mask)
     facts = target.load_driver().run(case.core, setup, layer_cls)

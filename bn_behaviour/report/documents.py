@@ -20,7 +20,7 @@ from ..rules.recipes import RECIPES, Recipe
 from ..rules.rulebook import STATEMENTS, Statement
 from ..targets import TARGETS
 from ..workflows import NAMES, WorkflowCase, module
-from .summary import STATUSES
+from .summary import FAULTS, STATUSES
 
 TABLE = "behaviour.md"
 _SHORT = {"training": "train", "inference": "infer", "updated": "upd", "unchanged": "same",
@@ -44,9 +44,13 @@ def cell(case: Optional[dict], link: bool = False, fields: tuple[str, ...] = LAY
     'train / upd / - (deviation [d1](https://x.org/1))'
     >>> cell({"observed": {"serve_mode": "inference", "error": None}, "status": "pass"}, fields=())
     'serve_mode=infer'
+    >>> cell({"observed": {}, "status": "crash", "fault": {"kind": "crash", "signal": "SIGSEGV", "phase": "step"}})
+    'CRASH (SIGSEGV in step)'
     """
     if case is None:
         return ""
+    if case["status"] in FAULTS:
+        return fault_text(case)
     o = case["observed"]
     if fields:
         text = " / ".join(_SHORT.get(o[k], o[k]) for k in fields)
@@ -62,6 +66,27 @@ def cell(case: Optional[dict], link: bool = False, fields: tuple[str, ...] = LAY
     elif case["status"] != "pass":
         text += f" ({case['status'].upper()})"
     return text
+
+
+def fault_text(case: dict) -> str:
+    """A case that gave no result (``bn_behaviour.isolation``): its status, what ended it, the phase it reached.
+
+    >>> fault_text({"status": "timeout", "fault": {"kind": "timeout", "seconds": 300.0, "phase": "compile_trace"}})
+    'TIMEOUT (300 s in compile_trace)'
+    >>> fault_text({"status": "crash", "fault": {"kind": "crash", "signal": None, "exit_code": 3, "phase": None}})
+    'CRASH (exit code 3)'
+    """
+    f = case.get("fault") or {}
+    if case["status"] == "timeout":
+        cause = f"{f['seconds']:g} s" if f.get("seconds") else "time limit"
+    else:
+        cause = f.get("signal") or (f"exit code {f['exit_code']}" if f.get("exit_code") is not None else "died")
+    return f"{case['status'].upper()} ({cause}{' in ' + f['phase'] if f.get('phase') else ''})"
+
+
+def _no_result(ids: list[str]) -> str:
+    more = f" and {len(ids) - EXAMPLES} more" if len(ids) > EXAMPLES else ""
+    return f"; no result (crash or timeout) on {len(ids)}: " + ", ".join(row_link(i) for i in ids[:EXAMPLES]) + more
 
 
 def row_link(scenario_id: str, prefix: str = TABLE) -> str:
@@ -100,7 +125,7 @@ def _table(matrix, items: list, names: list[str]) -> list[str]:
         for n in names:
             record = row["cases"].get(n)
             cells.append(cell(record, link=True, fields=matrix.cell_fields)
-                         + (matrix.annotate(case, record) if record else ""))
+                         + (matrix.annotate(case, record) if record and record["status"] not in FAULTS else ""))
         lines.append(f'| <a id="{case.id}"></a>`{case.id}`<br>{matrix.row_text(case)} | ' + " | ".join(cells) + " |")
     return lines
 
@@ -145,12 +170,13 @@ def _cases(merged: dict, name: str) -> list[dict]:
 
 
 def verdict(statement: Statement, cases: list[dict]) -> str:
-    """One target's verdict on a statement, linking the rows that break it."""
-    rows, broken = statement.verdict(cases)
-    if not rows:
+    """One target's verdict on a statement, linking the rows that break it (and those that gave no result)."""
+    faulted, _ = statement.verdict([c for c in cases if c["status"] in FAULTS])
+    rows, broken = statement.verdict([c for c in cases if c["status"] not in FAULTS])
+    if not rows and not faulted:
         return "no row on this target"
     if not broken:
-        return f"holds ({len(rows)} rows)"
+        return f"holds ({len(rows)} rows)" + (_no_result(faulted) if faulted else "")
     deviations = sorted({(c["deviation"], c.get("deviation_source")) for c in cases
                          if c["id"] in broken and c.get("deviation")})
     shown = ", ".join(row_link(b) for b in broken[:EXAMPLES])
@@ -158,7 +184,7 @@ def verdict(statement: Statement, cases: list[dict]) -> str:
     text = f"**broken** on {len(broken)} of {len(rows)} rows: {shown}{more}"
     if deviations:
         text += "; known deviations: " + ", ".join(f"[{d}]({src})" if src else d for d, src in deviations)
-    return text
+    return text + (_no_result(faulted) if faulted else "")
 
 
 def rules_md(merged: dict) -> str:
@@ -167,7 +193,7 @@ def rules_md(merged: dict) -> str:
                     " holds on each target: a statement holds when none of its rows breaks it (known"
                     " deviations included).")
     for st in STATEMENTS:
-        targets = [t for t in merged["targets"] if _family(t) == st.family]
+        targets = [t for t in merged["targets"] if st.applies_to(_family(t))]
         if not targets:
             continue
         lines += [f'## <a id="{st.id}"></a>{st.id}', "", st.text, "",
@@ -193,12 +219,14 @@ def workflow_rules(merged: dict, names: Optional[tuple[str, ...]] = None) -> lis
             cases = [(r["id"], r["cases"][t["name"]]) for r in rows if t["name"] in r["cases"]]
             if not cases:
                 continue
+            faulted = [i for i, c in cases if c["status"] in FAULTS]
+            cases = [(i, c) for i, c in cases if c["status"] not in FAULTS]
             broken = [(i, c) for i, c in cases if c["violated"]]
             text = (f"holds on all {len(cases)} cases" if not broken else
                     f"broken on {len(broken)} of {len(cases)}: " + ", ".join(
                         row_link(i) + (f" (deviation [{c['deviation']}]({c['deviation_source']}))"
                                        if c.get("deviation") else "") for i, c in broken))
-            lines.append(f"| {t['name']} | {text} |")
+            lines.append(f"| {t['name']} | {text}{_no_result(faulted) if faulted else ''} |")
         lines.append("")
     return lines
 
@@ -236,6 +264,8 @@ def _verdict(recipe: Recipe, observed: dict, shown: str) -> str:
 def _what_happens(recipe: Recipe, case: Optional[dict]) -> str:
     if case is None:
         return "not in this target's matrix"
+    if case["status"] in FAULTS:
+        return f"**no result**: {fault_text(case)}"
     return _verdict(recipe, case["observed"], cell(case, link=True))
 
 
@@ -252,14 +282,14 @@ def fine_tuning_md(merged: dict) -> str:
         words = []
         for t in merged["targets"]:
             case = next((c for c in _cases(merged, t["name"]) if c["id"] == recipe.row), None)
-            if _family(t) != recipe.family or case is None:
+            if not recipe.applies_to(_family(t)) or case is None:
                 words.append("")
             else:
-                words.append(_word(recipe, case["observed"]))
+                words.append(f"**{case['status']}**" if case["status"] in FAULTS else _word(recipe, case["observed"]))
         lines.append(f"| [{recipe.title}](#{recipe.id}) | " + " | ".join(words) + " |")
     lines.append("")
     for recipe in RECIPES:
-        targets = [t for t in merged["targets"] if _family(t) == recipe.family]
+        targets = [t for t in merged["targets"] if recipe.applies_to(_family(t))]
         if not targets:
             continue
         wanted = ", ".join(f"{k} {v}" for k, v in recipe.wanted.items())

@@ -132,15 +132,20 @@ def training_reference(x, before, epsilon=reference.EPSILON, axis=-1, mask=None,
 
 def classify_mode(x, output, before, *, epsilon=reference.EPSILON, axis=-1, mask=None, rtol=RTOL, atol=ATOL,
                   virtual_batch=None, renorm=None) -> str:
-    """Which statistics normalised ``x``: the batch's own, the moving ones, or neither."""
+    """Which statistics normalised ``x``: the batch's own, the moving ones, or neither.
+
+    A fully masked batch (``reference.fully_masked``) has no statistics of its own, so its output
+    is ``inference`` or ``neither``.
+    """
     if output is None:
         return "n/a"
     g, b = before["gamma"], before["beta"]
-    if virtual_batch:  # some split into sub-batches (the docstring does not say which samples go together)
+    own = not reference.fully_masked(mask)  # whether the batch has statistics of its own
+    if own and virtual_batch:  # some split into sub-batches (the docstring does not say which samples go together)
         if any(_close(output, reference.ghost_training_output(x, g, b, groups, epsilon, axis), rtol, atol)
                for groups in reference.ghost_partitions(len(x), virtual_batch)):
             return "training"
-    elif _close(output, training_reference(x, before, epsilon, axis, mask, renorm=renorm), rtol, atol):
+    elif own and _close(output, training_reference(x, before, epsilon, axis, mask, renorm=renorm), rtol, atol):
         return "training"
     inference = reference.inference_output(
         x, before["moving_mean"], before["moving_variance"], g, b, epsilon, axis
@@ -155,13 +160,16 @@ def classify_moving_stats(x, before, after, *, momentum=reference.MOMENTUM, bess
     """``unchanged``, ``updated`` (exactly one reference momentum step on ``x``) or ``updated_otherwise``.
 
     The moving statistics are float32 variables updated in float32 whatever
-    the precision policy, so the float32 tolerance applies.
+    the precision policy, so the float32 tolerance applies.  A fully masked
+    batch has no statistics to step towards: any change is ``updated_otherwise``.
     """
     old = (before["moving_mean"], before["moving_variance"])
     new = (after["moving_mean"], after["moving_variance"])
     if all(np.array_equal(o, n) for o, n in zip(old, new)):
         return "unchanged"
-    if virtual_batch:
+    if reference.fully_masked(mask):
+        candidates = []
+    elif virtual_batch:
         candidates = [tuple(reference.moving_update(o, m, momentum) for o, m in
                             zip(old, reference.ghost_moments(x, groups, axis, bessel)))
                       for groups in reference.ghost_partitions(len(x), virtual_batch)]
@@ -208,12 +216,14 @@ def describe_numbers(facts: Facts, p: Params) -> str:
     lines = []
     b = facts.before
     if facts.output is not None:
-        train = _training(facts, p)
         infer = reference.inference_output(p.x, b["moving_mean"], b["moving_variance"], b["gamma"], b["beta"],
                                            p.epsilon, p.axis)
         out = np.asarray(facts.output, np.float64)
         lines.append(f"output[0]              = {np.round(out[0], 5).tolist()}")
-        lines.append(f"reference training[0]  = {np.round(train[0], 5).tolist()}")
+        if reference.fully_masked(p.mask):
+            lines.append("reference training[0]  = none (every position is masked out: no batch statistics)")
+        else:
+            lines.append(f"reference training[0]  = {np.round(_training(facts, p)[0], 5).tolist()}")
         lines.append(f"reference inference[0] = {np.round(infer[0], 5).tolist()}")
     for k in STATE_NAMES:
         lines.append(
@@ -228,21 +238,23 @@ def measure(facts: Facts, p: Params, mode: str) -> dict[str, Optional[float]]:
 
     ``output_error``: the largest absolute difference between the output and
     the reference output of the observed ``mode`` (as :func:`classify` decided
-    it; training mode when the output matches neither); ``batch_variance_error``: the
+    it; training mode when the output matches neither, inference mode for a fully masked batch,
+    which has no training-mode reference); ``batch_variance_error``: the
     largest relative difference between the batch variance the moving update
     implies, ``(after - momentum * before) / (1 - momentum)``, and the
-    reference batch variance (None when the statistics did not move).
+    reference batch variance (None when the statistics did not move or the batch has none).
     """
     out = {"output_error": None, "batch_variance_error": None}
     b, a = facts.before, facts.after
+    empty = reference.fully_masked(p.mask)
     if facts.output is not None:
-        if mode == "inference":
+        if mode == "inference" or empty:
             ref = reference.inference_output(p.x, b["moving_mean"], b["moving_variance"], b["gamma"], b["beta"],
                                              p.epsilon, p.axis)
         else:
             ref = _training(facts, p)
         out["output_error"] = float(np.max(np.abs(np.asarray(facts.output, np.float64) - ref)))
-    plain = p.virtual_batch is None and p.renorm is None  # the implied-variance formula is the plain update's
+    plain = p.virtual_batch is None and p.renorm is None and not empty  # the plain update's implied variance
     if plain and not np.array_equal(a["moving_variance"], b["moving_variance"]):
         implied = (a["moving_variance"] - p.momentum * b["moving_variance"]) / (1 - p.momentum)
         _, var = reference.batch_moments(p.x, p.axis, p.bessel, p.mask)

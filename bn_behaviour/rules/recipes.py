@@ -15,6 +15,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from .rulebook import INHERITED
+
 #: The outcome of a frozen BatchNormalization: inference mode, nothing moves.
 FROZEN = {"mode": "inference", "moving_stats": "unchanged", "affine": "unchanged"}
 
@@ -28,6 +30,14 @@ class Recipe:
     row: str  #: the scenario ID that shows what happens
     wanted: dict = field(default_factory=lambda: dict(FROZEN))
     note: str = ""  #: what about the row's model a reader needs to know
+
+    def applies_to(self, rule: str) -> bool:
+        """Whether the recipe is shown for targets judged by ``rule`` (its family, or one inheriting it).
+
+        >>> RECIPES[0].applies_to("tf1-keras"), RECIPES[0].applies_to("tf1")
+        (True, False)
+        """
+        return rule == self.family or INHERITED.get(rule, (None,))[0] == self.family
 
     def outcome(self, observed: dict) -> bool:
         """Whether an observation is what the recipe's user wants.

@@ -46,6 +46,16 @@ def _per_channel(v: np.ndarray, x: np.ndarray, axis: int) -> np.ndarray:
     return np.asarray(v, dtype=np.float64).reshape(shape)
 
 
+def fully_masked(mask: Optional[np.ndarray]) -> bool:
+    """Whether ``mask`` leaves no position to take the batch statistics from (a fully masked
+    batch, the ``masked_all`` setting); the mask has no channel axis, so every channel then has none.
+
+    >>> fully_masked(None), fully_masked(np.array([True, False])), fully_masked(np.zeros(2, bool))
+    (False, False, True)
+    """
+    return mask is not None and not np.any(mask)
+
+
 def batch_moments(
     x: np.ndarray, axis: int = -1, bessel: bool = False, mask: Optional[np.ndarray] = None
 ) -> tuple[np.ndarray, np.ndarray]:
@@ -53,11 +63,19 @@ def batch_moments(
 
     ``mask`` (the input's shape without the channel axis, true = counts)
     restricts the statistics to the unmasked positions, as the Keras 3
-    docstring's ``mask`` argument says.
+    docstring's ``mask`` argument says.  A fully masked batch has no
+    statistics (:func:`fully_masked`): asking for them is an error, never a
+    division by zero.
 
     >>> batch_moments(np.array([[1.0], [3.0], [100.0]]), mask=np.array([True, True, False]))
     (array([2.]), array([1.]))
+    >>> batch_moments(np.array([[1.0], [3.0]]), mask=np.array([False, False]))
+    Traceback (most recent call last):
+    ...
+    ValueError: every position is masked out: the batch has no statistics
     """
+    if fully_masked(mask):
+        raise ValueError("every position is masked out: the batch has no statistics")
     x = np.asarray(x, dtype=np.float64)
     red = _reduce_axes(x, axis)
     weights = np.ones(x.shape) if mask is None else np.broadcast_to(

@@ -32,7 +32,7 @@ from ..cases.scenario import (
     TRAINING_PATHS,
     Scenario,
 )
-from . import tf1, tf2
+from . import tf1, tf1_keras, tf2
 
 MODE = ("mode", "moving_stats")
 
@@ -45,6 +45,17 @@ class Statement:
     source: str
     about: Callable[[Scenario], bool]
     checks: tuple[str, ...]
+
+    def applies_to(self, rule: str) -> bool:
+        """Whether targets judged by ``rule`` are held to this statement (their own, or one they inherit).
+
+        >>> by_id("frozen-bn-runs-in-inference").applies_to("tf1-keras")
+        False
+        >>> by_id("fit-trains-evaluate-infers").applies_to("tf1-keras")
+        True
+        """
+        inherits, replaced = INHERITED.get(rule, (None, ()))
+        return rule == self.family or (inherits == self.family and self.id not in replaced)
 
     def verdict(self, cases: list[dict]) -> tuple[list[str], list[str]]:
         """(IDs of the rows this statement is about, IDs of those that break it).
@@ -61,6 +72,10 @@ class Statement:
                 if set(case.get("violated", ())) & set(self.checks):
                     broken.append(case["id"])
         return rows, broken
+
+
+#: rule -> (the family whose statements it shares, the statement IDs it replaces with its own).
+INHERITED: dict[str, tuple[str, tuple[str, ...]]] = {"tf1-keras": (tf1_keras.INHERITS, tf1_keras.REPLACES)}
 
 
 # Scopes are narrowed so that a row speaks to the statement it is about: rows whose change
@@ -218,6 +233,15 @@ STATEMENTS: tuple[Statement, ...] = (
         tf2.BN_DOC,
         lambda s: True,
         ("no_error",),
+    ),
+    Statement(
+        "tf1-keras-frozen-keeps-batch-statistics", "tf1-keras",
+        "A frozen layer of the TF1 class (tf.compat.v1.keras.layers.BatchNormalization) called in training mode"
+        " still normalises with the batch's statistics (trainable=False does not switch it to inference mode),"
+        " and its state updates are not run: the moving statistics stay put.",
+        tf1_keras.BN2_DOC,
+        _frozen_while_training,
+        MODE,
     ),
     Statement(
         "tf1-training-picks-statistics", "tf1",

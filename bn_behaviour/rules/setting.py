@@ -13,15 +13,32 @@ Sources:
 * MIXED -- the Keras mixed precision guide,
   https://keras.io/api/mixed_precision/policy/ : under a mixed policy "the
   variables are float32" while computations run in the compute dtype.
+* MASK -- the ``mask`` call argument: Keras 3, "Masked elements of the current
+  inputs are not taken into account for mean and variance computation during
+  training. Any prior unmasked element values will be taken into account until
+  their momentum expires"; tf_keras, "indicating the positions for which the
+  mean and variance should be computed".  A fully masked batch (setting
+  ``masked_all``) leaves no position to compute them from, so the batch has no
+  statistics: nothing of it may enter the moving statistics (they stay
+  unchanged, not stepped towards a value no unmasked element has), and the
+  only statistics to normalise it with are the moving ones (the inference
+  output).  Neither docstring says more; both libraries' ``test_input_fully_masked``
+  (FULLY_MASKED_TESTS) call such a batch with ``training=True`` and assert only
+  a finite output (zeros in, zeros out with ``center=scale=False``), which the
+  inference output meets.
 
 So the expectation is the core scenario's (``bn_behaviour.rules``), with the
-weight lists holding only the gamma/beta the setting creates, and every
+weight lists holding only the gamma/beta the setting creates, a fully masked
+batch normalised with the moving statistics and leaving them unchanged, and every
 variable float32 under every policy (``check_variables_float32``).
 
 >>> from bn_behaviour.cases.setting import CORES, SettingCase
 >>> e = expected(SettingCase(CORES[0], "no_center", "float32"))
 >>> e["trainable_weights"], e["variable_dtypes"]
 (['gamma'], 'float32')
+>>> e = expected(SettingCase(CORES[0], "masked_all", "float32"))  # training=True, nothing frozen
+>>> e["mode"], e["moving_stats"]
+('inference', 'unchanged')
 """
 
 from __future__ import annotations
@@ -32,6 +49,16 @@ from ..cases.setting import SETTINGS, SettingCase
 from . import tf2
 
 MIXED_DOC = "https://keras.io/api/mixed_precision/policy/"
+#: The mask argument's documentation (MASK): Keras 3's and tf_keras' BatchNormalization docstrings.
+MASK_DOC = ("https://github.com/keras-team/keras/blob/v3.15.1/keras/src/layers/normalization/"
+            "batch_normalization.py#L122-L127",
+            "https://github.com/keras-team/tf-keras/blob/v2.21.0/tf_keras/layers/normalization/"
+            "batch_normalization.py#L152-L153")
+#: The libraries' own tests of a fully masked batch (they assert a finite output only).
+FULLY_MASKED_TESTS = ("https://github.com/keras-team/keras/blob/v3.15.1/keras/src/layers/normalization/"
+                      "batch_normalization_test.py#L142-L152",
+                      "https://github.com/keras-team/tf-keras/blob/v2.21.0/tf_keras/layers/normalization/"
+                      "batch_normalization_test.py#L368-L376")
 
 
 def expected(case: SettingCase) -> dict:
@@ -41,6 +68,8 @@ def expected(case: SettingCase) -> dict:
     for key in ("trainable_weights", "non_trainable_weights", "model_trainable_weights"):
         exp[key] = [w for w in exp[key] if w not in ("beta", "gamma") or w in present]
     exp["non_trainable_weights"] = sorted([*exp["non_trainable_weights"], *SETTINGS[case.setting].extra_variables])
+    if SETTINGS[case.setting].mask == "all" and exp["mode"] == "training":  # MASK: no batch statistics
+        exp["mode"], exp["moving_stats"] = "inference", "unchanged"
     exp["variable_dtypes"] = "float32"
     return exp
 

@@ -209,9 +209,10 @@ TARGETS: dict[str, Target] = {
             unsupported={
                 **_KERAS3_LACKS,
                 "path": {
-                    "call_graph": "the PyTorch backend has no traced function the user wraps a call in "
-                    "(Keras runs torch eagerly; torch.compile is an optional compiler, not a tracing "
-                    "API with tf.function's or jax.jit's semantics)",
+                    "call_graph": "not run yet: the PyTorch backend's traced function is torch.compile (Keras "
+                    "runs torch eagerly unless compile(jit_compile=True), which uses torch.compile), and the "
+                    "suite has no torch.compile driver (a first compile costs seconds with backend='eager', "
+                    "about a minute with the default inductor, per case on CPU)",
                 },
             },
         ),
@@ -234,7 +235,29 @@ TARGETS: dict[str, Target] = {
             fused_bessel=True,
             versions_of=("tensorflow", "numpy"),
             layer_class="tf_keras.layers.BatchNormalization",
-            unsupported={"setting": {"masked": "tf_keras' BatchNormalization takes no mask"}},
+        ),
+        Target(
+            name="tf1-keras",
+            description="tf.compat.v1.keras.layers.BatchNormalization (the TF1 meaning of trainable) in TF2 eager mode",
+            requires=("tf_keras", "tensorflow"),
+            implementation="tf_keras",
+            install='pip install "bn-behaviour[tf_keras]"',
+            env={"TF_USE_LEGACY_KERAS": "1", **_QUIET},
+            driver="tf1_keras",
+            backend="tensorflow",
+            # tf_keras' own code path (the v1 class only changes _USE_V2_BEHAVIOR): biased variance on (N, C).
+            bessel=False,
+            fused_bessel=True,
+            versions_of=("tensorflow", "numpy"),
+            rule="tf1-keras",
+            layer_class="tf.compat.v1.keras.layers.BatchNormalization",
+            unsupported={
+                "matrix": {
+                    "settings": "the settings matrix is judged by the tf2 rule; this class follows tf1-keras",
+                    "workflows": "the workflows build the target's Keras module's own (TF2) BatchNormalization,"
+                    " not the v1 class",
+                },
+            },
         ),
         Target(
             name="tf1",
@@ -257,30 +280,44 @@ TARGETS: dict[str, Target] = {
             rule="tf1",
             unsupported={
                 "matrix": {
-                    "fused": "the fused 4-D matrix runs tf_keras' layer; tf1 is the TF1 function (its 4-D "
-                    "images already take the fused kernel)",
+                    "fused": "the tf1 driver already feeds every case as 4-D images through the fused kernel "
+                    "(the function's fused=None means fused on rank-4 input), so the fused matrix would "
+                    "repeat its main-matrix rows",
                     "settings": "the settings matrix follows the tf2 rule; tf1 follows tf1",
                     "workflows": "tf1 has no Keras model: the workflows are Keras workflows",
                 },
-                "model": dict.fromkeys(
-                    [m for m in SCENARIO_AXES["model"] if m != "layer"],
-                    "the TF1 function is applied to a tensor in a graph; there is no Keras model around it",
-                ),
-                "frozen": {
-                    "layer": "the function returns a tensor, not a layer, so trainable=False "
-                    "can only be passed to it (frozen=layer_ctor)",
+                "model": {
                     **dict.fromkeys(
-                        ["inner_model", "outer_model", "outer_then_layer", "unfrozen"],
-                        "there is no model to freeze or unfreeze",
+                        [m for m in SCENARIO_AXES["model"] if m not in ("layer", "nested")],
+                        "asks how a Keras model (a node, a Model subclass, a custom layer, TimeDistributed) "
+                        "passes training to the layer; TF1 code passes training to the function call itself",
                     ),
+                    **dict.fromkeys(
+                        ["sequential", "functional", "subclassed"],
+                        "TF1 graph code has no model object, only variable scopes: a single scope around the "
+                        "function is model=layer with a name prefix; a scoped sub-network is model=nested",
+                    ),
+                    "base_training_false": "base(inputs, training=False) is, in TF1, training=False passed to "
+                    "the function: model=nested with training=false",
+                },
+                "frozen": {
+                    "outer_then_layer": "removing the outer scope's variables from TRAINABLE_VARIABLES and "
+                    "adding the layer's back restores what was removed (the outer scope holds only the layer): "
+                    "TF1 has no per-object trainable flag whose precedence this asks about",
+                    "unfrozen": "removing variables from TRAINABLE_VARIABLES and adding them back is frozen=none "
+                    "before minimize(); after_fit* would build the first train op from an empty collection, "
+                    "which minimize() refuses (No variables to optimize), so the first step never runs",
                 },
                 "when": dict.fromkeys(
-                    ["after_compile", "after_compile_recompile", "after_fit", "after_fit_recompile"],
-                    "graph mode has no compile() and trainable is fixed when the graph is built",
+                    ["after_compile", "after_compile_recompile"],
+                    "generated only with compile()-based paths, which TF1 lacks; minimize() building the "
+                    "train op is custom_loop's traced step (when=after_fit*)",
                 ),
                 "path": {
-                    "call_graph": "in graph mode every sess.run is already a graph run: "
-                    "it would be path=call again",
+                    "call_graph": "it asks whether a call traced by tf.function behaves as an eager one; a TF1 "
+                    "call is already a graph run by Session.run (tf.function's TF1 counterpart): path=call. An "
+                    "is_training placeholder changes how training is given (a tensor), which no training value "
+                    "names",
                     **dict.fromkeys(
                         ["fit", "train_on_batch", "evaluate", "test_on_batch", "predict", "predict_on_batch"],
                         "there is no compile()/fit(): the TF1 function has no Keras model",

@@ -37,6 +37,7 @@ from ..cases.inputs import Data, flat_data
 from ..cases.scenario import COMPILED_PATHS, SEQUENCE_MODELS, Scenario
 from ..rules.observation import STATE_NAMES, Facts
 from ..timing import PHASES
+from .layer import unbuilt
 
 
 @dataclass(frozen=True)
@@ -349,15 +350,16 @@ SAVE_NAMES = {"keras": "model.keras", "h5": "model.h5", "tf": "model_savedmodel"
 def reload(api, objs, fmt: str, layer_cls) -> dict[str, Any]:
     """Save the outer model in ``fmt``, load it back, and return the loaded model and its layer."""
     folder = tempfile.mkdtemp(prefix="bn-behaviour-")
+    cls = layer_cls if isinstance(layer_cls, type) else type(objs["layer"])  # a --bn-layer factory: what it built
     try:
         path = os.path.join(folder, SAVE_NAMES[fmt])
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")  # the legacy formats warn on every save
             objs["outer"].save(path)
-            loaded = api.models.load_model(path, custom_objects={layer_cls.__name__: layer_cls}, compile=False)
+            loaded = api.models.load_model(path, custom_objects={cls.__name__: cls}, compile=False)
     finally:
         shutil.rmtree(folder, ignore_errors=True)
-    layer = next(x for x in loaded.layers if isinstance(x, layer_cls))
+    layer = next(x for x in loaded.layers if isinstance(x, cls))
     return {"layer": layer, "outer": loaded}
 
 
@@ -380,7 +382,11 @@ def run_case(api, s: Scenario, setup: Setup, layer_cls, runner_cls: type[Runner]
 def execute(api, s: Scenario, setup: Setup, layer_cls, runner_cls: type[Runner]) -> Facts:
     """Build ``s`` as ``setup`` says, run it and read the facts back.  ``api`` is the Keras module."""
     with PHASES("build"):
-        objs = build(api, s, layer_cls, setup.data.shape, **setup.layer)
+        try:
+            objs = build(api, s, layer_cls, setup.data.shape, **setup.layer)
+            state(objs["layer"])
+        except Exception as e:  # noqa: BLE001  (a --bn-layer class that cannot be built: the case's observation)
+            return unbuilt(format_error(e))
         if setup.persist:
             change(s, objs)  # the core's freeze, made before saving
             objs = reload(api, objs, setup.persist, layer_cls)

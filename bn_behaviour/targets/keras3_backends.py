@@ -126,7 +126,7 @@ def _jax_train_step(container, kw, learning_rate: float = inputs.LEARNING_RATE) 
     return run
 
 
-# --- PyTorch: no traced function; the guide's eager loop -----------------------
+# --- PyTorch: no traced call (torch.compile is not driven yet); the guide's eager loop ----
 
 
 def _torch_trace(container, kw) -> Callable:

@@ -2,14 +2,43 @@
 
 It performs a scenario the way TF1 code does (build a graph, gather
 ``UPDATE_OPS``, run a session) and reads the variables back; it predicts
-nothing.  The tf1 matrix is small: the function has no layer object, no model
-and no ``compile()``, so only ``model=layer``, ``frozen`` in ``none`` /
-``layer_ctor`` (``trainable=False`` passed to the function) and
-``when=before_compile`` exist (the target's ``unsupported`` data says why).
+nothing.  The function has no layer object, no model and no ``compile()``;
+what TF1 graph code does have, and how each axis maps onto it (the target's
+``unsupported`` data says why every other value is excluded):
+
+* ``model=layer``: the function applied to the input placeholder.
+  ``model=nested``: the same call inside ``variable_scope("outer")`` /
+  ``variable_scope("inner")``; the scopes are how TF1 code names a sub-network
+  (variables ``outer/inner/batch_normalization/gamma``), and freezing a
+  sub-network is done by scope (below).
+* ``frozen=layer_ctor``: ``trainable=False`` passed to the function (API:
+  the variables are then not added to TRAINABLE_VARIABLES).
+  ``frozen=layer`` / ``inner_model`` / ``outer_model``: the variables of the
+  layer's own scope / ``outer/inner`` / ``outer`` are removed
+  from TRAINABLE_VARIABLES in place, through
+  ``tf.compat.v1.get_collection_ref`` ("can be modified in place to change the
+  collection"); that collection is what ``trainable`` means in TF1 (API) and
+  the ``var_list`` ``minimize()`` takes by default (OPT).  The scope-filtered
+  ``var_list`` of TF1 fine-tuning code is the same set, but it is an argument,
+  not a state that can change "after" anything, so the collection is what the
+  driver changes.  ``frozen=layer`` is that freeze on the layer's own scope:
+  the function returns a tensor, so no ``trainable`` attribute exists to set.
+* ``path=call_graph`` stays excluded: a TF1 call is already a graph run by
+  ``Session.run``; the ``is_training`` placeholder idiom changes the form of
+  ``training`` (a tensor fed at run time), which no ``training`` value names.
+* ``when`` (only with ``custom_loop``, whose train op is the traced step):
+  ``before_compile``: frozen before ``minimize()`` builds the train op;
+  ``after_fit``: the train op is built and run once on the warm-up batch, then
+  the scope is frozen and the same train op runs the observed step (the
+  traced function reused); ``after_fit_recompile``: the same, then
+  ``minimize()`` builds a new train op after the freeze (a new function
+  traced).  ``minimize()`` reads the collection when it is called, so only
+  a train op built after the freeze sees it.
 
 Paths:
 
-* ``call``: ``sess.run([out, update_ops])``, the seed's pattern;
+* ``call``: ``sess.run([out, update_ops])``, the seed's pattern (the freeze,
+  if any, is made first; no optimizer reads it);
 * ``custom_loop``: the documented TF1 training pattern, one step, the output
   fetched in the same run::
 
@@ -17,10 +46,15 @@ Paths:
       with tf.control_dependencies(update_ops):
           train_op = tf.compat.v1.train.GradientDescentOptimizer(LR).minimize(loss)
 
-  With ``trainable=False`` the graph has no trainable variable and
-  ``minimize()`` raises ``ValueError: No variables to optimize.``; a TF1 user
-  cannot build this train op at all, so that error is the observation (no
-  output, nothing run).
+  With no trainable variable in the graph (``trainable=False``, or the frozen
+  scope holding every variable) ``minimize()`` raises ``ValueError: No
+  variables to optimize.``; a TF1 user cannot build this train op at all, so
+  that error is the observation (no output, nothing run).
+
+Weight lists are read from the graph collections at the end, restricted to the
+layer's variables: ``trainable_weights`` and ``model_trainable_weights`` are
+those in TRAINABLE_VARIABLES (what ``minimize()`` would take by default now),
+``non_trainable_weights`` the rest of GLOBAL_VARIABLES.
 
 Input layout: the seeded batch (``inputs.batch()``, 8 samples x 3 channels)
 is fed as two 2x2 NHWC images, like the seed's 1x2x2x4 image.  A rank-4
@@ -35,10 +69,14 @@ values either way, so the raw facts are recorded as flat (8, 3) arrays and
 ``TF_USE_LEGACY_KERAS=1`` must be set before TensorFlow first resolves
 ``tf.compat.v1.layers`` (the target registry sets it); if this process already
 resolved it for Keras 3, ``run`` fails with a clear message.
+
+>>> [layer_scope(m) for m in ("layer", "nested")]
+['batch_normalization/', 'outer/inner/batch_normalization/']
 """
 
 from __future__ import annotations
 
+import contextlib
 import inspect
 import warnings
 from typing import Any, Optional
@@ -55,6 +93,10 @@ from .common import Setup, format_error
 V1 = tf.compat.v1
 #: The layer's variable scope: the function's default name in a fresh graph.
 SCOPE = "batch_normalization"
+#: The variable scopes around the layer, outermost first, per model.
+MODEL_SCOPES = {"layer": (), "nested": ("outer", "inner")}
+#: The scope whose variables each later freeze removes from TRAINABLE_VARIABLES (None: the layer's own).
+FROZEN_SCOPE = {"layer": None, "inner_model": "outer/inner/", "outer_model": "outer/"}
 
 
 def batch_normalization_fn():
@@ -100,17 +142,35 @@ def layer_kwargs(s: Scenario) -> dict[str, Any]:
     return kw
 
 
+def layer_scope(model: str) -> str:
+    """The name prefix of the layer's variables."""
+    return "".join(f"{name}/" for name in MODEL_SCOPES[model]) + SCOPE + "/"
+
+
 def _short(v) -> str:
     return v.name.split("/")[-1].split(":")[0]
-
-
-def _layer_variables(collection) -> list:
-    return [v for v in collection if v.name.startswith(SCOPE + "/")]
 
 
 def _state(sess, variables: dict) -> dict[str, np.ndarray]:
     values = sess.run({k: variables[k] for k in STATE_NAMES})
     return {k: np.array(v, dtype=np.float64).reshape(-1) for k, v in values.items()}
+
+
+def apply_layer(s: Scenario, x):
+    """The function applied to ``x`` inside the model's variable scopes."""
+    batch_normalization = batch_normalization_fn()
+    with contextlib.ExitStack() as stack:
+        for name in MODEL_SCOPES[s.model]:
+            stack.enter_context(V1.variable_scope(name))
+        return batch_normalization(x, **layer_kwargs(s))
+
+
+def freeze(s: Scenario) -> None:
+    """``frozen=layer`` / ``inner_model`` / ``outer_model``: drop the scope's variables from TRAINABLE_VARIABLES."""
+    if s.frozen in FROZEN_SCOPE:
+        prefix = FROZEN_SCOPE[s.frozen] or layer_scope(s.model)
+        ref = V1.get_collection_ref(V1.GraphKeys.TRAINABLE_VARIABLES)
+        ref[:] = [v for v in ref if not v.name.startswith(prefix)]
 
 
 def build_path(s: Scenario, out, update_ops: list) -> list:
@@ -130,28 +190,40 @@ def run(s: Scenario, setup: Setup, layer_cls=None) -> Facts:
     """Perform ``s`` in a fresh graph and session and return what happened.
 
     ``layer_cls`` is ignored: TF1 has one function, not a layer class to swap;
-    ``setup`` gives the (N, C) batch, fed as NHWC images.
+    ``setup`` gives the (N, C) batches, fed as NHWC images.
     """
-    batch_normalization = batch_normalization_fn()
-    x = setup.data.x
+    x, warm = setup.data.x, setup.data.warm
+    first_step = s.when.startswith("after_fit")
     graph = tf.Graph()
     output: Optional[np.ndarray] = None
     error: Optional[str] = None
+    fetches: Optional[list] = None
     with warnings.catch_warnings(), graph.as_default():
         warnings.simplefilter("ignore")  # the function's deprecation warning
         ph = V1.placeholder(tf.float32, IMAGE_SHAPE, name="x")
-        out = batch_normalization(ph, **layer_kwargs(s))
+        out = apply_layer(s, ph)
         # API Note: gather the update ops after the layer is built.
         update_ops = V1.get_collection(V1.GraphKeys.UPDATE_OPS)
-        variables = {_short(v): v for v in _layer_variables(V1.global_variables())}
-        trainable = {_short(v) for v in _layer_variables(V1.trainable_variables())}
+        prefix = layer_scope(s.model)
+        variables = {_short(v): v for v in V1.global_variables() if v.name.startswith(prefix)}
+        if not first_step:
+            freeze(s)
         try:
             fetches = build_path(s, out, update_ops)
         except Exception as e:  # noqa: BLE001  (an error is a behaviour to record)
-            fetches, error = None, format_error(e)
+            error = format_error(e)
         init = V1.global_variables_initializer()
         with V1.Session(graph=graph) as sess:
             sess.run(init)
+            try:
+                if first_step and fetches is not None:
+                    sess.run(fetches, {ph: warm.reshape(IMAGE_SHAPE)})  # the first training step
+                    freeze(s)
+                    if s.when.endswith("_recompile"):
+                        fetches = None  # a new train op, built after the freeze
+                        fetches = build_path(s, out, update_ops)
+            except Exception as e:  # noqa: BLE001  (an error is a behaviour to record)
+                error = format_error(e)
             before = _state(sess, variables)
             if fetches is not None:
                 try:
@@ -160,6 +232,7 @@ def run(s: Scenario, setup: Setup, layer_cls=None) -> Facts:
                 except Exception as e:  # noqa: BLE001  (an error is a behaviour to record)
                     error = format_error(e)
             after = _state(sess, variables)
+        trainable = {_short(v) for v in V1.trainable_variables() if v.name.startswith(prefix)}
     names = sorted(variables)
     return Facts(
         output=output,
@@ -167,7 +240,7 @@ def run(s: Scenario, setup: Setup, layer_cls=None) -> Facts:
         after=after,
         trainable_weights=[n for n in names if n in trainable],
         non_trainable_weights=[n for n in names if n not in trainable],
-        # minimize() updates TRAINABLE_VARIABLES by default; no model stands in between.
+        # minimize() takes TRAINABLE_VARIABLES by default; no model stands in between.
         model_trainable_weights=[n for n in names if n in trainable],
         error=error,
     )

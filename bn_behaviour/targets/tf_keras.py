@@ -13,6 +13,8 @@ The fused 4-D matrix (``bn_behaviour.cases.fused``) passes ``fused=True`` and
 
 from __future__ import annotations
 
+import dataclasses
+
 import tensorflow as tf
 
 try:
@@ -92,6 +94,12 @@ class Runner(common.Runner):
 
 
 def run(s: Scenario, setup: common.Setup, layer_cls=None) -> Facts:
-    """Perform ``s`` on the real layer as ``setup`` says and return what happened."""
+    """Perform ``s`` on the real layer as ``setup`` says and return what happened.
+
+    A mask is passed as a tensor: a functional model's ``call`` documents "A mask can be either a
+    tensor or None" (a NumPy mask fails inside a tf.function, where tf_keras tags it as a tensor).
+    """
+    if setup.mask is not None:
+        setup = dataclasses.replace(setup, mask=tf.constant(setup.mask))
     return common.run_case(tf_keras, s, setup, layer_cls or tf_keras.layers.BatchNormalization, Runner,
                            tf_keras.backend.clear_session, tf_keras.mixed_precision.set_global_policy)
