@@ -10,7 +10,7 @@ over :func:`subset` of the main matrix, next to the genuine layer on the same
 rows, and writes ``clients.json`` and ``clients.md``.
 
 >>> sorted({t for c in CLIENTS for t in c.targets})
-['keras-tensorflow', 'tf_keras']
+['keras-jax', 'keras-tensorflow', 'keras-torch', 'tf1-keras', 'tf_keras']
 >>> by_name("keras-resnet-freeze-true").args()
 ['--bn-layer', 'keras_resnet.layers:BatchNormalization', '--bn-layer-kwargs', '{"freeze": true}']
 """
@@ -31,6 +31,8 @@ RESNET = "keras-resnet==0.2.0"
 OFFICIAL = "tf-models-official==2.20.0"
 PATTERNS = "bn_behaviour.client_patterns"
 KERAS2_AND_3 = ("keras-tensorflow", "tf_keras")
+#: keras-resnet subclasses ``keras.layers.BatchNormalization`` with nothing TensorFlow-specific: every Keras 3 backend.
+KERAS3 = ("keras-tensorflow", "keras-jax", "keras-torch")
 
 
 @dataclass(frozen=True)
@@ -54,6 +56,9 @@ class Client:
 
 
 _FBN = "object_detection.core.freezable_batch_norm:FreezableBatchNorm"
+#: FreezableBatchNorm subclasses tf.compat.v1.keras.layers.BatchNormalization: under tf_keras that is the TF1
+#: class, so it is also judged as one (tf1-keras), next to tf.compat.v1.keras' own.
+FBN_TARGETS = ("keras-tensorflow", "tf_keras", "tf1-keras")
 _FBN_SRC = "https://github.com/tensorflow/models/blob/master/research/object_detection/core/freezable_batch_norm.py"
 _FBN_WHAT = ("TF Object Detection API: a tf.compat.v1.keras BatchNormalization whose constructor's training=False"
              " overrides every call's training")
@@ -63,13 +68,11 @@ _RESNET_WHAT = ("keras-resnet (keras-retinanet's backbones): freeze=True sets tr
                 " training=False; call(*args, **kwargs)")
 
 CLIENTS: tuple[Client, ...] = (
-    Client("object-detection-freezable-bn", _FBN, KERAS2_AND_3, _FBN_SRC, _FBN_WHAT, {"training": None}, OD),
-    Client("object-detection-freezable-bn-training-false", _FBN, KERAS2_AND_3, _FBN_SRC, _FBN_WHAT,
+    Client("object-detection-freezable-bn", _FBN, FBN_TARGETS, _FBN_SRC, _FBN_WHAT, {"training": None}, OD),
+    Client("object-detection-freezable-bn-training-false", _FBN, FBN_TARGETS, _FBN_SRC, _FBN_WHAT,
            {"training": False}, OD),
-    Client("keras-resnet-freeze-false", _RESNET, ("keras-tensorflow",), _RESNET_SRC, _RESNET_WHAT,
-           {"freeze": False}, RESNET),
-    Client("keras-resnet-freeze-true", _RESNET, ("keras-tensorflow",), _RESNET_SRC, _RESNET_WHAT,
-           {"freeze": True}, RESNET),
+    Client("keras-resnet-freeze-false", _RESNET, KERAS3, _RESNET_SRC, _RESNET_WHAT, {"freeze": False}, RESNET),
+    Client("keras-resnet-freeze-true", _RESNET, KERAS3, _RESNET_SRC, _RESNET_WHAT, {"freeze": True}, RESNET),
     Client("tf-models-tpu-batch-norm",
            "official.legacy.image_classification.efficientnet.common_modules:TpuBatchNormalization", ("tf_keras",),
            "https://github.com/tensorflow/models/blob/master/official/legacy/image_classification/efficientnet/"
