@@ -50,7 +50,7 @@ from typing import Optional
 import numpy as np
 
 from ..cases import inputs
-from .base import Workflow
+from .base import Workflow, mismatch, raised
 from .frameworks import format_error, keras_api
 
 WORKFLOW = Workflow(
@@ -107,40 +107,35 @@ def expected(target, variant: str) -> dict:
             "predict_changes": "nothing", "error": None}
 
 
-def _fact(observed, exp, key, what) -> Optional[str]:
-    if observed["error"] is None and observed[key] != exp[key]:
-        return f"expected {what} {exp[key]}, observed {observed[key]}"
-    return None
-
 
 def check_no_error(variant, observed, exp) -> Optional[str]:
     """The guide's recipe builds and runs on this target with a real keras.applications base."""
-    return None if observed["error"] is None else f"expected no error, observed {observed['error']}"
+    return raised(observed)
 
 
 def check_bn_statistics_kept(variant, observed, exp) -> Optional[str]:
     """The base's BatchNormalization moving statistics are bit-identical after the step (the guide: with
     training=False "the batchnorm statistics don't get updated", "even after we unfreeze the base model")."""
-    return _fact(observed, exp, "base_bn_stats", "the base's moving statistics")
+    return mismatch(observed, exp, "base_bn_stats", "the base's moving statistics")
 
 
 def check_no_bn_layer_moved(variant, observed, exp) -> Optional[str]:
     """None of the base's BatchNormalization layers moved its statistics, counted layer by layer out of
     the architecture's known number (the guide keeps every one of them in inference mode)."""
-    return _fact(observed, exp, "bn_layers_moved", "BatchNormalization layers with moved statistics")
+    return mismatch(observed, exp, "bn_layers_moved", "BatchNormalization layers with moved statistics")
 
 
 def check_gamma_beta(variant, observed, exp) -> Optional[str]:
     """gamma/beta are bit-identical while the base is frozen (trainable = False) and trained once it is
     unfrozen and the model is trained end to end (the guide's two steps; inference mode keeps the
     statistics, not the trainable weights)."""
-    return _fact(observed, exp, "base_gamma_beta", "the base's gamma/beta")
+    return mismatch(observed, exp, "base_gamma_beta", "the base's gamma/beta")
 
 
 def check_predict_changes_nothing(variant, observed, exp) -> Optional[str]:
     """``model.predict()`` after the step changes no variable of the whole model (prediction is inference:
     augmentation, Dropout and BatchNormalization all run in inference mode)."""
-    return _fact(observed, exp, "predict_changes", "predict() to change")
+    return mismatch(observed, exp, "predict_changes", "predict() to change")
 
 
 CHECKS = {"no_error": check_no_error, "bn_statistics_kept": check_bn_statistics_kept,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Optional
 
 
 @dataclass(frozen=True)
@@ -13,3 +14,24 @@ class Workflow:
     rule: str
     #: Where it is documented (a link).
     source: str
+
+
+def raised(observed: dict) -> Optional[str]:
+    """A workflow's ``no_error`` check: the message when the run raised, else None.
+
+    >>> raised({"error": None}), raised({"error": "ValueError: x"})
+    (None, 'expected no error, observed ValueError: x')
+    """
+    return None if observed["error"] is None else f"expected no error, observed {observed['error']}"
+
+
+def mismatch(observed: dict, exp: dict, key: str, what: str) -> Optional[str]:
+    """A fact's check: the message when ``observed[key]`` is not the expected one (a run that raised is
+    ``raised``'s to report, not every fact's).
+
+    >>> mismatch({"error": None, "k": "changed"}, {"k": "identical"}, "k", "the weights")
+    'expected the weights identical, observed changed'
+    """
+    if observed["error"] is None and observed[key] != exp[key]:
+        return f"expected {what} {exp[key]}, observed {observed[key]}"
+    return None

@@ -33,7 +33,7 @@ from typing import Optional
 import numpy as np
 
 from ..cases import inputs
-from .base import Workflow
+from .base import Workflow, mismatch, raised
 from .frameworks import bn, format_error, keras_api
 
 WORKFLOW = Workflow(
@@ -74,32 +74,27 @@ def expected(target, variant: str) -> dict:
             "head_weights": "changed", "error": None}
 
 
-def _fact(observed, exp, key, what) -> Optional[str]:
-    if observed["error"] is None and observed[key] != exp[key]:
-        return f"expected {what} {exp[key]}, observed {observed[key]}"
-    return None
-
 
 def check_no_error(variant, observed, exp) -> Optional[str]:
     """The guide's recipe runs on this target."""
-    return None if observed["error"] is None else f"expected no error, observed {observed['error']}"
+    return raised(observed)
 
 
 def check_bn_statistics_kept(variant, observed, exp) -> Optional[str]:
     """The base's BatchNormalization moving statistics are bit-identical after either step (the guide:
     training=False keeps them from being updated, even once the base is unfrozen)."""
-    return _fact(observed, exp, "base_bn_stats", "the base's moving statistics")
+    return mismatch(observed, exp, "base_bn_stats", "the base's moving statistics")
 
 
 def check_base_weights(variant, observed, exp) -> Optional[str]:
     """The base's weights (convolution, gamma/beta) are bit-identical while it is frozen and move once it is
     unfrozen and trained end to end (the guide's two steps)."""
-    return _fact(observed, exp, "base_weights", "the base's weights")
+    return mismatch(observed, exp, "base_weights", "the base's weights")
 
 
 def check_head_learns(variant, observed, exp) -> Optional[str]:
     """The new head's weights move: the fine-tuning step really trained (otherwise the other checks prove nothing)."""
-    return _fact(observed, exp, "head_weights", "the head's weights")
+    return mismatch(observed, exp, "head_weights", "the head's weights")
 
 
 CHECKS = {"no_error": check_no_error, "bn_statistics_kept": check_bn_statistics_kept,

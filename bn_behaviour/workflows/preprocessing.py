@@ -53,7 +53,7 @@ import numpy as np
 from ..cases import inputs
 from ..rules.observation import classify_mode, classify_moving_stats
 from ..rules.reference import EPSILON, MOMENTUM, batch_moments
-from .base import Workflow
+from .base import Workflow, raised
 from .frameworks import bn, format_error, keras_api, numpy, state
 
 WORKFLOW = Workflow(
@@ -102,7 +102,7 @@ def expected(target, variant: str) -> dict:
 
 def check_no_error(variant, observed, exp) -> Optional[str]:
     """The model builds and runs: a preprocessing layer in front of a BN is an ordinary functional model."""
-    return None if observed["error"] is None else f"expected no error, observed {observed['error']}"
+    return raised(observed)
 
 
 def check_mode(variant, observed, exp) -> Optional[str]:

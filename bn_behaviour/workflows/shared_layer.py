@@ -31,7 +31,7 @@ import numpy as np
 from ..cases import inputs
 from ..rules.observation import classify_moving_stats
 from ..rules.reference import MOMENTUM
-from .base import Workflow
+from .base import Workflow, raised
 from .frameworks import bn, format_error, keras_api, state
 
 WORKFLOW = Workflow(
@@ -68,7 +68,7 @@ def expected(target, variant: str) -> dict:
 
 def check_no_error(variant, observed, exp) -> Optional[str]:
     """The FAQ's workflow runs: neither model's training raises."""
-    return None if observed["error"] is None else f"expected no error, observed {observed['error']}"
+    return raised(observed)
 
 
 def check_moving_statistics(variant, observed, exp) -> Optional[str]:
