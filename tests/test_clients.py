@@ -1,6 +1,7 @@
 """The third-party classes registry (bn_behaviour.clients), --bn-layer factories and --bn-layer-kwargs."""
 
 import json
+from pathlib import Path
 from urllib.parse import urlparse
 
 import pytest
@@ -182,3 +183,22 @@ def test_a_class_raising_in_init_is_an_observed_error(run, tmp_path):
     assert all("no_error" in c["violated"] for c in cases)
     # a missing required argument is the same kind of result
     run("--bn-layer", "client_layers:NeedsFreeze", cases=(CASE,)).assert_outcomes(failed=1)
+
+
+def test_a_relative_out_folder_still_receives_each_run_report(tmp_path, monkeypatch):
+    """Each run's pytest starts in an empty directory, so the report path it is given must be absolute
+    (CI passes ``--out reports/clients``)."""
+    import subprocess
+
+    from bn_behaviour.report import clients as runner
+
+    seen = []
+    monkeypatch.chdir(tmp_path)
+    def fake_run(cmd, **kw):
+        seen.append(cmd)
+        return subprocess.CompletedProcess(cmd, 4, "", "")
+
+    monkeypatch.setattr(subprocess, "run", fake_run)
+    runner.run_one(None, "keras-tensorflow", Path("reports/clients"))
+    report = Path(seen[0][seen[0].index("--bn-report") + 1])
+    assert report.is_absolute() and report.parent == tmp_path / "reports" / "clients" / "runs"

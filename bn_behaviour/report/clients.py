@@ -46,7 +46,7 @@ def run_one(client: Optional[Client], target: str, out: Path) -> dict:
     """One client (None: the genuine layer) on one target in its own pytest process; its report, or
     ``{"error": one line}`` when the run gave none."""
     name = client.name if client else GENUINE
-    path = out / "runs" / f"{name}@{target}.json"
+    path = Path(out).resolve() / "runs" / f"{name}@{target}.json"  # the run's cwd is an empty directory
     path.parent.mkdir(parents=True, exist_ok=True)
     path.unlink(missing_ok=True)
     cmd = [sys.executable, "-m", "pytest", "--pyargs", *node_ids(target), "-q", "-p", "no:cacheprovider",
@@ -196,7 +196,7 @@ def main(args) -> int:
     unknown = set(args.client or ()) - {c.name for c in CLIENTS}
     if unknown:
         raise ValueError(f"unknown client(s) {sorted(unknown)}; known: {', '.join(c.name for c in CLIENTS)}")
-    out = Path(args.out)
+    out = Path(args.out).resolve()  # each run's pytest starts in an empty directory: a relative path would miss
     out.mkdir(parents=True, exist_ok=True)
     data = run(clients, args.target, out, args.jobs)
     (out / REPORT).write_text(json.dumps(data, indent=1, sort_keys=True) + "\n")
