@@ -78,3 +78,21 @@ def test_the_written_format_names_every_key_of_every_matrix():
 def test_reports_written_here_follow_the_schema(path):
     """Every report a run left in reports/ (.ci/run runs this file again once all of them are written)."""
     assert _validate(json.loads(path.read_text())) == []
+
+
+def test_schema_names_every_rule():
+    """A target's ``rule`` is a key of ``rules.RULES``: the schema's enum lists exactly those."""
+    from bn_behaviour.rules import RULES
+
+    def enums(node):
+        if isinstance(node, dict):
+            if set(node) == {"enum"} and "tf2" in node["enum"]:
+                yield node["enum"]
+            for value in node.values():
+                yield from enums(value)
+        elif isinstance(node, list):
+            for value in node:
+                yield from enums(value)
+
+    found = list(enums(schema()))
+    assert found and all(sorted(e) == sorted(RULES) for e in found)
