@@ -17,6 +17,7 @@ bn_behaviour.targets.TargetError: unknown target 'nope'; valid targets: keras-te
 
 from __future__ import annotations
 
+import dataclasses
 import importlib
 import importlib.metadata
 import importlib.util
@@ -161,6 +162,27 @@ _KERAS3_LACKS = {
     },
 }
 
+_TF_KERAS = Target(
+    name="tf_keras",
+    description="Keras 2 (tf_keras)",
+    requires=("tf_keras", "tensorflow"),
+    implementation="tf_keras",
+    install='pip install "bn-behaviour[tf_keras]"',
+    env={"TF_USE_LEGACY_KERAS": "1", **_QUIET},
+    driver="tf_keras",
+    backend="tensorflow",
+    # (N, C) inputs never take the fused kernel; the non-fused path keeps
+    # the biased batch variance (checked numerically by every `updated`
+    # case).  The fused 4-D kernel keeps the Bessel-corrected one: the kernel
+    # returns the unbiased batch variance and tf_keras keeps it
+    # (``_bessels_correction_test_only = True`` in BatchNormalizationBase;
+    # checked by test_fused_variance_convention).
+    bessel=False,
+    fused_bessel=True,
+    versions_of=("tensorflow", "numpy"),
+    layer_class="tf_keras.layers.BatchNormalization",
+)
+
 TARGETS: dict[str, Target] = {
     t.name: t
     for t in [
@@ -216,39 +238,13 @@ TARGETS: dict[str, Target] = {
                 },
             },
         ),
-        Target(
-            name="tf_keras",
-            description="Keras 2 (tf_keras)",
-            requires=("tf_keras", "tensorflow"),
-            implementation="tf_keras",
-            install='pip install "bn-behaviour[tf_keras]"',
-            env={"TF_USE_LEGACY_KERAS": "1", **_QUIET},
-            driver="tf_keras",
-            backend="tensorflow",
-            # (N, C) inputs never take the fused kernel; the non-fused path keeps
-            # the biased batch variance (checked numerically by every `updated`
-            # case).  The fused 4-D kernel keeps the Bessel-corrected one: the kernel
-            # returns the unbiased batch variance and tf_keras keeps it
-            # (``_bessels_correction_test_only = True`` in BatchNormalizationBase;
-            # checked by test_fused_variance_convention).
-            bessel=False,
-            fused_bessel=True,
-            versions_of=("tensorflow", "numpy"),
-            layer_class="tf_keras.layers.BatchNormalization",
-        ),
-        Target(
+        _TF_KERAS,
+        dataclasses.replace(
+            _TF_KERAS,
             name="tf1-keras",
             description="tf.compat.v1.keras.layers.BatchNormalization (the TF1 meaning of trainable) in TF2 eager mode",
-            requires=("tf_keras", "tensorflow"),
-            implementation="tf_keras",
-            install='pip install "bn-behaviour[tf_keras]"',
-            env={"TF_USE_LEGACY_KERAS": "1", **_QUIET},
+            # tf_keras' own code path (the v1 class only changes _USE_V2_BEHAVIOR): its conventions, its packages.
             driver="tf1_keras",
-            backend="tensorflow",
-            # tf_keras' own code path (the v1 class only changes _USE_V2_BEHAVIOR): biased variance on (N, C).
-            bessel=False,
-            fused_bessel=True,
-            versions_of=("tensorflow", "numpy"),
             rule="tf1-keras",
             layer_class="tf.compat.v1.keras.layers.BatchNormalization",
             unsupported={
