@@ -11,23 +11,22 @@ change is what ``changes`` shows.
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import nox
+import tomllib
 
 nox.options.default_venv_backend = "venv"
 nox.options.reuse_existing_virtualenvs = False
 nox.options.sessions = ["keras-3.15.1", "keras-nightly", "tf_keras-2.21", "tensorflow-2.15", "changes"]
 
 REPORTS = Path("reports/nox")
+#: The environments, one session each: bn_behaviour/history/versions.toml (each pin with its reason).
+TABLE = tomllib.loads(Path("bn_behaviour/history/versions.toml").read_text())["version"]
 #: session -> (target, pip requirements installed after the project, distributions removed first)
-VERSIONS = {
-    "keras-3.15.1": ("keras-tensorflow", ["tensorflow==2.21.0", "keras==3.15.1"], []),
-    "keras-nightly": ("keras-tensorflow", ["tensorflow==2.21.0", "--pre", "keras-nightly"], ["keras"]),
-    "tf_keras-2.21": ("tf_keras", ["tensorflow==2.21.0", "tf_keras==2.21.0"], []),
-    # TensorFlow 2.15's own tf.keras is Keras 2.15 (the tf_keras target observes it when tf_keras is absent).
-    "tensorflow-2.15": ("tf_keras", ["tensorflow==2.15.1"], []),
-}
+VERSIONS = {v["session"]: (v["target"], v["install"], v.get("remove", [])) for v in TABLE}
+UNAVAILABLE = {v["session"]: v["unavailable"] for v in TABLE if v.get("unavailable")}
 #: docs/changes.md: (title, old session, new session)
 COMPARISONS = [
     ("Keras 3.15.1 to the newest keras-nightly (TensorFlow backend)", "keras-3.15.1", "keras-nightly"),
@@ -35,10 +34,15 @@ COMPARISONS = [
     ("Keras 2 (tf_keras 2.21) to Keras 3.15.1 on TensorFlow: what migrating changes", "tf_keras-2.21",
      "keras-3.15.1"),
 ]
+#: Printed by the installed package: the versions a report of this target records.
+_VERSIONS_OF = ("import json, sys; from bn_behaviour.targets import TARGETS; "
+                "print(json.dumps(TARGETS[sys.argv[1]].versions(), sort_keys=True))")
 
 
 def _matrix(session: nox.Session) -> None:
     target, requirements, remove = VERSIONS[session.name]
+    if session.name in UNAVAILABLE:
+        session.skip(f"{session.name} cannot run on Python 3.11: {UNAVAILABLE[session.name]}")
     session.install(".")
     session.install(requirements[0])  # the framework first: it pulls its own Keras
     if remove:
@@ -47,6 +51,10 @@ def _matrix(session: nox.Session) -> None:
         session.install(*requirements[1:])
     REPORTS.mkdir(parents=True, exist_ok=True)
     report = REPORTS / f"{session.name}.json"
+    installed = json.loads(session.run("python", "-c", _VERSIONS_OF, target, silent=True).strip().splitlines()[-1])
+    if report.exists() and json.loads(report.read_text()).get("target", {}).get("versions") == installed:
+        session.log(f"{report} already holds {installed}: reused (delete it to run again)")
+        return
     session.chdir(REPORTS)  # run the installed plugin, as a vendoring project does
     # Every matrix the installed package holds (its test modules are the list, as for `bn-behaviour report`).
     session.run("pytest", "--pyargs", "bn_behaviour", "-q", "-n", "auto", "-p", "no:cacheprovider",

@@ -1,0 +1,41 @@
+"""The behaviour history: the same matrices observed on every release line's versions.
+
+``versions.toml`` declares the environments (one nox session each, one compat.yml runner each);
+:mod:`.store` keeps each environment's result compact under ``docs/history/``; :mod:`.changes`
+finds, per row, the first and last version of each behaviour; :mod:`.render` writes
+``docs/history.md``; ``bn-behaviour history ROW`` prints one row across versions.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import tomllib
+
+TABLE = Path(__file__).with_name("versions.toml")
+
+
+@dataclass(frozen=True)
+class Version:
+    """One environment of the version matrix (one ``[[version]]`` of ``versions.toml``)."""
+
+    session: str
+    line: str
+    target: str
+    install: tuple[str, ...]
+    why: str
+    remove: tuple[str, ...] = ()
+    unavailable: str = ""
+    extra: dict = field(default_factory=dict, compare=False, repr=False)
+
+
+def versions(path: Path = TABLE) -> list[Version]:
+    """Every environment, in the table's order (oldest first within a release line).
+
+    >>> vs = versions()
+    >>> vs[0].session, vs[0].target, len({v.session for v in vs}) == len(vs)
+    ('keras-3.0.5', 'keras-tensorflow', True)
+    """
+    rows = tomllib.loads(path.read_text())["version"]
+    return [Version(**{**r, "install": tuple(r["install"]), "remove": tuple(r.get("remove", ()))}) for r in rows]
