@@ -20,6 +20,7 @@ from ..rules.recipes import RECIPES, Recipe
 from ..rules.rulebook import STATEMENTS, Statement
 from ..targets import TARGETS
 from ..workflows import NAMES, WorkflowCase, module
+from . import glance
 from .summary import FAULTS, STATUSES
 
 TABLE = "behaviour.md"
@@ -275,18 +276,7 @@ def fine_tuning_md(merged: dict) -> str:
                     " implementation really does, linked to the row of the table that shows it. \"Works\""
                     " means the outcome the recipe wants (usually: inference mode, moving statistics and"
                     " gamma/beta unchanged).")
-    names = [t["name"] for t in merged["targets"]]
-    lines += ["At a glance (details and the code below):", "",
-              "| recipe | " + " | ".join(names) + " |", "|---|" + "---|" * len(names)]
-    for recipe in RECIPES:
-        words = []
-        for t in merged["targets"]:
-            case = next((c for c in _cases(merged, t["name"]) if c["id"] == recipe.row), None)
-            if not recipe.applies_to(_family(t)) or case is None:
-                words.append("")
-            else:
-                words.append(f"**{case['status']}**" if case["status"] in FAULTS else _word(recipe, case["observed"]))
-        lines.append(f"| [{recipe.title}](#{recipe.id}) | " + " | ".join(words) + " |")
+    lines += ["At a glance (details and the code below):", "", *glance.markdown(merged)]
     lines.append("")
     for recipe in RECIPES:
         targets = [t for t in merged["targets"] if recipe.applies_to(_family(t))]
