@@ -2,6 +2,8 @@
 
     nox -s keras-3.15.1 keras-nightly tf_keras-2.21 tensorflow-2.15   # reports/nox/<session>.json
     nox -s changes                                                    # docs/changes.md from those reports
+    nox -s history                                                    # the compact store and docs/history.md
+    nox                                                               # every version, then both (docs/versions.md)
 
 .github/workflows/compat.yml runs exactly these sessions, one runner each, then
 ``changes`` on the merged artifacts.  A session's matrix may fail (a known
@@ -19,11 +21,12 @@ import tomllib
 
 nox.options.default_venv_backend = "venv"
 nox.options.reuse_existing_virtualenvs = False
-nox.options.sessions = ["keras-3.15.1", "keras-nightly", "tf_keras-2.21", "tensorflow-2.15", "changes"]
 
 REPORTS = Path("reports/nox")
 #: The environments, one session each: bn_behaviour/history/versions.toml (each pin with its reason).
 TABLE = tomllib.loads(Path("bn_behaviour/history/versions.toml").read_text())["version"]
+#: `nox` alone runs every version, then the two sessions that read their reports.
+nox.options.sessions = [*(v["session"] for v in TABLE), "changes", "history"]
 #: session -> (target, pip requirements installed after the project, distributions removed first)
 VERSIONS = {v["session"]: (v["target"], v["install"], v.get("remove", [])) for v in TABLE}
 UNAVAILABLE = {v["session"]: v["unavailable"] for v in TABLE if v.get("unavailable")}
@@ -46,7 +49,10 @@ def _matrix(session: nox.Session) -> None:
     session.install(".")
     session.install(requirements[0])  # the framework first: it pulls its own Keras
     if remove:
-        session.run("pip", "uninstall", "-y", *remove)
+        if session.venv_backend == "uv":  # `nox -db uv`: the environment has no pip of its own
+            session.run("uv", "pip", "uninstall", "--python", session.virtualenv.location, *remove, external=True)
+        else:
+            session.run("pip", "uninstall", "-y", *remove)
     if requirements[1:]:
         session.install(*requirements[1:])
     REPORTS.mkdir(parents=True, exist_ok=True)
@@ -83,3 +89,13 @@ def changes(session: nox.Session) -> None:
     Path("docs").mkdir(exist_ok=True)
     Path("docs/changes.md").write_text("\n".join(parts))
     session.log("wrote docs/changes.md")
+
+
+@nox.session(python="3.11")
+def history(session: nox.Session) -> None:
+    """The behaviour history: store each session's report compactly (bn_behaviour/history/data/) and write
+    docs/history.md; a session without a report keeps what is stored."""
+    session.install(".")
+    # --store: the session's package is installed (not editable), so name the repository's folder.
+    session.run("bn-behaviour", "history", "--refresh", str(REPORTS), "--store", "bn_behaviour/history/data",
+                "--docs", "docs/history.md")

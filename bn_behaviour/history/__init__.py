@@ -1,9 +1,11 @@
 """The behaviour history: the same matrices observed on every release line's versions.
 
 ``versions.toml`` declares the environments (one nox session each, one compat.yml runner each);
-:mod:`.store` keeps each environment's result compact under ``docs/history/``; :mod:`.changes`
-finds, per row, the first and last version of each behaviour; :mod:`.render` writes
-``docs/history.md``; ``bn-behaviour history ROW`` prints one row across versions.
+:mod:`.store` keeps each environment's result compact as package data (``history/data/``);
+:mod:`.spans` finds, per row, the first and last version of each behaviour; :mod:`.render` writes
+``docs/history.md``; :mod:`.ranges` checks the known deviations' version ranges against the store;
+:mod:`.command` is ``bn-behaviour history`` (``ROW`` prints one row across versions, ``--refresh``
+stores the sessions' reports).
 """
 
 from __future__ import annotations

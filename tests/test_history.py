@@ -1,0 +1,225 @@
+"""The behaviour history: the compact store, docs/history.md, `bn-behaviour history`, and the known
+deviations' version ranges measured on the stored versions."""
+
+import json
+from pathlib import Path
+
+import pytest
+
+from bn_behaviour import cli
+from bn_behaviour.cases.scenario import Scenario, generate
+from bn_behaviour.history import Version, ranges, render, store, versions
+from bn_behaviour.report.documents import row_link
+from bn_behaviour.rules import RULES
+from bn_behaviour.rules.recipes import RECIPES
+
+ROOT = Path(__file__).resolve().parent.parent
+KT = "keras-tensorflow"
+#: A frozen layer trained by fit(): the row the tiny stores change.
+FROZEN_FIT = "functional-frozen=layer-when=before_compile-path=fit-training=none"
+GUIDE = RECIPES[0].row
+WORKFLOW = "workflow=fine_tune-step=frozen-path=fit"
+
+
+def _version(session, target=KT, line=KT, unavailable=""):
+    return Version(session, line, target, ("x==1",), "why", unavailable=unavailable)
+
+
+#: Real sessions of versions.toml (the command reads that table): three Keras minors, TensorFlow 2.15's Keras 2.
+K30, K31, K32, TF215 = "keras-3.0.5", "keras-3.1.1", "keras-3.2.1", "tensorflow-2.15"
+
+
+def _record(row_id, observed=None, violated=(), status=None, deviation=None):
+    observed = observed or RULES["tf2"](Scenario.from_id(row_id))
+    return {"id": row_id, "observed": observed, "violated": list(violated),
+            "status": status or ("fail" if violated else "pass"), "deviation": deviation,
+            "deviation_source": f"https://example.org/{deviation}" if deviation else None, "expected": {}}
+
+
+#: The rows of every tiny report: the first scenarios, the changing row and the guide's recipe.
+FIRST = sorted({*(s.id for s in generate()[:40]), FROZEN_FIT, GUIDE})
+
+
+def _report(target=KT, version="3.0", rows=(), workflow=None, versions_=None):
+    ids = {r["id"] for r in rows}
+    cases = [*rows, *(_record(i) for i in FIRST if i not in ids)]
+    impl = {KT: "keras", "tf_keras": "tf_keras"}[target]
+    return {"format": 1, "suite": {"name": "bn-behaviour", "version": "0.1.0", "git_revision": "abcdef0123"},
+            "target": {"name": target, "versions": versions_ or {impl: version, "numpy": "2.0"}},
+            "cases": sorted(cases, key=lambda r: r["id"]), "fused_cases": [], "settings_cases": [],
+            "workflow_cases": [workflow] if workflow else []}
+
+
+TRAINS = {**RULES["tf2"](Scenario.from_id(FROZEN_FIT)), "mode": "training", "moving_stats": "updated"}
+
+
+def _reports(folder: Path) -> Path:
+    """Three keras-tensorflow versions (the frozen layer trains in 3.1 only; a workflow fact changes in 3.2),
+    and TensorFlow 2.15's own Keras 2, without a tf_keras distribution."""
+    wf = {"id": WORKFLOW, "observed": {"base_bn_stats": "identical", "error": None}, "violated": [], "status": "pass",
+          "deviation": None, "deviation_source": None}
+    wf2 = {**wf, "observed": {"base_bn_stats": "moved", "error": None}, "violated": ["frozen"], "status": "fail"}
+    folder.mkdir(parents=True, exist_ok=True)
+    reports = {
+        K30: _report(version="3.0.5", workflow=wf),
+        K31: _report(version="3.1.1", rows=[_record(FROZEN_FIT, TRAINS, ["mode"])], workflow=wf),
+        K32: _report(version="3.2.1", workflow=wf2),
+        TF215: _report("tf_keras", versions_={"tf_keras": "not installed", "tensorflow": "2.15.1"}),
+    }
+    for name, r in reports.items():
+        (folder / f"{name}.json").write_text(json.dumps(r))
+    return folder
+
+
+@pytest.fixture
+def tiny(tmp_path):
+    data = tmp_path / "store"
+    said = store.refresh(_reports(tmp_path / "reports"), data, {"tf_keras-2.16": "pip: no matching wheel"})
+    return data, said
+
+
+def test_refresh_stores_each_report_and_says_why_a_version_is_missing(tiny):
+    data, said = tiny
+    reports = data.parent / "reports"
+    assert [line for line in said if "skipped" not in line] == [
+        f"{n}: stored from {reports}/{n}.json" for n in (K30, K31, K32, TF215)] + [
+        "tf_keras-2.16: unavailable (pip: no matching wheel)"]
+    assert f"keras-nightly: no report in {reports}; skipped" in said
+    stored = store.load_all(data)
+    assert [s.session for s in stored] == [K30, K31, K32, TF215, "tf_keras-2.16"]
+    assert stored[-1].unavailable == "pip: no matching wheel" and not stored[-1].ran
+    assert stored[1].record(FROZEN_FIT)["violated"] == ["mode"] and stored[0].record(FROZEN_FIT)["status"] == "pass"
+    assert stored[1].versions == {"keras": "3.1.1", "numpy": "2.0"} and stored[1].suite["git_revision"] == "abcdef0123"
+    assert stored[3].release == ("tensorflow", "2.15.1")
+
+
+def test_refresh_keeps_a_stored_session_without_report_and_drops_undeclared_ones(tmp_path):
+    table = [_version("a"), _version("b"), _version("c", unavailable="no wheel for Python 3.11")]
+    reports, data = tmp_path / "reports", tmp_path / "store"
+    reports.mkdir()
+    for name in ("a", "b"):
+        (reports / f"{name}.json").write_text(json.dumps(_report()))
+    store.refresh(reports, data, table=table)
+    empty = tmp_path / "none"
+    empty.mkdir()
+    said = store.refresh(empty, data, table=[table[0], table[2], _version("d")])
+    assert said == [f"a: no report in {empty}; kept the stored data", "c: unavailable (no wheel for Python 3.11)",
+                    f"d: no report in {empty}; skipped", "b: not in versions.toml; dropped from the store"]
+    assert sorted(p.name for p in data.iterdir()) == ["a.json", "c.json", "ids.json"]
+    (data / "notes.json").write_text("{}")  # not a session: kept, and not read
+    store.refresh(empty, data, table=table[:1])
+    assert sorted(p.name for p in data.iterdir()) == ["a.json", "ids.json", "notes.json"]
+    assert [s["session"] for s in store.read(data)] == ["a"]
+    with pytest.raises(store.StoreError, match="unknown session"):
+        store.refresh(empty, data, {"zz": "why"}, table)
+
+
+def test_the_store_round_trips_and_one_session_of_every_main_row_stays_small(tmp_path):
+    rows = [_record(s.id, violated=["mode"] if i % 7 == 0 else (), deviation="d" if i % 7 == 0 else None)
+            for i, s in enumerate(generate())]
+    report = {**_report(version="3.0.5"), "cases": rows}
+    compact = store.compact(report, _version("keras-3.0.5"))
+    store.write([compact], tmp_path)
+    assert store.read(tmp_path) == [compact]
+    assert (tmp_path / f"{K30}.json").stat().st_size < 30_000
+    with pytest.raises(store.StoreError, match="report is of target 'keras-tensorflow'"):
+        store.compact(report, _version("x", target="tf_keras"))
+
+
+def test_history_md_lists_changing_rows_with_their_version_spans_and_counts_the_rest(tiny):
+    data, _ = tiny
+    stored = store.load_all(data)
+    page = render.history_md(stored, versions())
+    assert page == render.history_md(stored, versions())
+    assert "| tf_keras-2.16 | keras-2 | tf_keras |  | unavailable: pip: no matching wheel |" in page
+    assert f"| {K31} | {KT} | {KT} | keras 3.1.1, numpy 2.0 | ran: 42 pass, 1 fail (suite abcdef0) |" in page
+    assert (f"- **1 row**: infer / same / same in keras 3.0.5; train / upd / same (FAIL) in 3.1.1; infer / same / same"
+            f" in 3.2.1: {row_link(FROZEN_FIT)}") in page
+    assert "Of 43 rows, 2 change their observation along these versions (below); 41 never do" in page
+    assert ("| [Freeze only the BatchNormalization layer before compile()](fine-tuning.md#freeze-bn-layer) | "
+            f"{row_link(FROZEN_FIT)} | works: infer / same / same in keras 3.0.5; **does not work**: train / upd / same"
+            " (FAIL) in 3.1.1; works: infer / same / same in 3.2.1 |") in page
+    statement = page[page.index("#### [frozen-bn-runs-in-inference]"):]
+    assert statement.split("\n")[2] == ("Verdict: holds (9 rows) in keras 3.0.5; **broken** on 1 of 9 rows in 3.1.1;"
+                                        " holds (9 rows) in 3.2.1.")
+    other = page[page.index("### Other rows"):]
+    assert "base_bn_stats=identical from keras 3.0.5 to 3.1.1; base_bn_stats=moved (FAIL) in 3.2.1" in other
+    assert "Versions, in `versions.toml` order: tensorflow 2.15.1." in page
+    assert "Fewer than two versions of this line are stored" in page
+
+
+def test_rows_that_change_alike_are_one_group_of_a_few_links(tmp_path):
+    ids = [s.id for s in generate() if s.path == "fit" and RULES["tf2"](s)["mode"] == "inference"]
+    sessions = []
+    for n, mode in enumerate(("inference", "training")):
+        trains = [_record(i, {**TRAINS, "mode": mode}) for i in ids]
+        sessions.append(store.compact({**_report(version=f"3.{n}.0"), "cases": trains}, _version((K30, K31)[n])))
+    store.write(sessions, tmp_path)
+    lines = render._group(store.load_all(tmp_path), ids)
+    assert len(lines) == 1 and lines[0].startswith(f"- **{len(ids)} rows**: infer / upd / same in keras 3.0.0;")
+    assert lines[0].endswith(f" and {len(ids) - render.EXAMPLES} more")
+
+
+def test_history_row_prints_every_stored_version_and_json_for_scripts(tiny, capsys):
+    data, _ = tiny
+    assert cli.main(["history", FROZEN_FIT, "--store", str(data), "--json"]) == 0
+    out = json.loads(capsys.readouterr().out)
+    assert [(o["session"], o["target"], o["status"]) for o in out] == [
+        (K30, KT, "pass"), (K31, KT, "fail"), (K32, KT, "pass"), (TF215, "tf_keras", "pass"),
+        ("tf_keras-2.16", "tf_keras", "unavailable")]
+    assert out[1]["versions"] == {"keras": "3.1.1", "numpy": "2.0"} and out[1]["observed"] == TRAINS
+    assert cli.main(["history", FROZEN_FIT, "--store", str(data), "--target", "tf_keras", "--json"]) == 0
+    assert [(o["session"], o["status"]) for o in json.loads(capsys.readouterr().out)] == [
+        (TF215, "pass"), ("tf_keras-2.16", "unavailable")]
+    assert cli.main(["history", FROZEN_FIT, "--store", str(data)]) == 0
+    text = capsys.readouterr().out
+    assert K31 in text and "train / upd / same (FAIL)" in text and "keras 3.1.1, numpy 2.0" in text
+
+
+def test_an_unknown_row_is_a_one_line_error_naming_the_closest(tiny, capsys):
+    data, _ = tiny
+    assert cli.main(["history", FROZEN_FIT[:-1], "--store", str(data)]) == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and f"closest: {FROZEN_FIT}" in err
+
+
+def test_refresh_writes_the_page_and_check_finds_it_stale(tmp_path, capsys):
+    reports, data, docs = _reports(tmp_path / "reports"), tmp_path / "store", tmp_path / "history.md"
+    args = ["history", "--store", str(data), "--docs", str(docs)]
+    assert cli.main([*args, "--refresh", str(reports)]) == 0
+    assert f"{K30}: stored from {reports}/{K30}.json" in capsys.readouterr().out
+    assert cli.main([*args, "--check"]) == 0
+    docs.write_text(docs.read_text() + "edited\n")
+    assert cli.main([*args, "--check"]) == 1
+    assert f"{docs} is stale" in capsys.readouterr().out
+    assert cli.main([*args, "--failed", "nope", "why", "--refresh", str(reports)]) == 2
+
+
+def test_the_committed_history_md_is_the_rendering_of_the_committed_store():
+    page = render.history_md(store.load_all(), versions())
+    assert (ROOT / "docs" / "history.md").read_text() == page, f"docs/history.md is stale: {render.COMMAND}"
+    assert len(page.encode()) <= 250_000
+
+
+def test_a_deviation_seen_outside_its_range_is_a_disagreement(tmp_path):
+    """keras#20285 (base(inputs, training=False) overridden by fit()) is pinned below 3.16.0.dev0."""
+    row = "base_training_false-frozen=none-when=before_compile-path=fit-training=none"
+    overridden = {**RULES["tf2"](Scenario.from_id(row)), "mode": "training", "moving_stats": "updated"}
+    found = {}
+    for version in ("3.0.5", "3.16.0.dev1"):
+        report = _report(version=version, rows=[_record(row, overridden, ["mode"], "deviation")])
+        store.write([store.compact(report, _version(K30))], tmp_path)
+        found[version] = {d.entry: d for d in ranges.disagreements(store.load_all(tmp_path))}
+    assert "base-training-false-overridden" not in found["3.0.5"]
+    d = found["3.16.0.dev1"]["base-training-false-overridden"]
+    assert (d.in_range, d.observed, d.version) == (False, True, "3.16.0.dev1")
+    assert not found["3.0.5"]["change-after-compile-applies-before-first-step"].observed  # in range, not seen here
+
+
+def test_known_deviation_ranges_agree_with_every_stored_version():
+    """Each entry of bn_behaviour/deviations/ is observed on exactly the stored versions its range contains."""
+    stored = [s for s in store.load_all() if s.ran]
+    if not stored:
+        pytest.skip(f"the history store holds no version yet ({render.COMMAND})")
+    found = ranges.disagreements(stored)
+    assert not found, f"{len(found)} disagreements:\n" + "\n".join(d.line() for d in found)
