@@ -12,17 +12,24 @@ import sys
 from pathlib import Path
 from typing import Optional
 
+from . import __version__
 from .cases.scenario import AXES, Scenario
 from .cases.setting import SettingCase
-from .matrices import case_from_id, known_deviations, matrix_of, why_not
-from .report import documents
+from .history.command import configure as history_configure
+from .history.command import main as history_main
+from .matrices import MATRICES, case_from_id, known_deviations, matrix_of, why_not
+from .report import documents, readme
+from .report.case_answer import answer, show
 from .report.changes import ReportError
 from .report.changes import main as diff_main
 from .report.clients import main as clients_main
 from .report.clients import stale as clients_stale
+from .report.disagreements import main as disagree_main
+from .report.run import QUICK_OUT
 from .report.run import main as report_main
 from .rules.deviations import find
-from .targets import TargetError, require
+from .stdout_guard import stdout_to_stderr
+from .targets import TargetError, _dist_version, require
 from .targets.layer import LayerSpecError, load, parse_kwargs
 from .workflows import WorkflowCase
 
@@ -31,15 +38,41 @@ class UsageError(Exception):
     pass
 
 
+#: The axis values ``observe`` assumes for the axes a command line does not name: the plainest Keras use,
+#: a functional model trained by fit(), nothing frozen, no training argument (so when=before_compile, the
+#: only time meaningful without a later change).  In the main matrix of every Keras target (tests/test_cli.py).
+OBSERVE_DEFAULTS = {"model": "functional", "frozen": "none", "when": "before_compile", "path": "fit",
+                    "training": "none"}
+#: What ``--version`` reports besides the package: read from the installed distributions, never imported.
+FRAMEWORKS = ("keras", "tensorflow", "tf_keras", "jax", "torch")
+
+
+def versions_text() -> str:
+    """
+    >>> print(versions_text())  # doctest: +ELLIPSIS
+    bn-behaviour ...
+    keras ...
+    torch ...
+    """
+    return "\n".join([f"bn-behaviour {__version__}", *(f"{d} {_dist_version(d)}" for d in FRAMEWORKS)])
+
+
+class _Version(argparse.Action):
+    def __call__(self, parser, namespace, values, option_string=None):
+        print(versions_text())
+        parser.exit()
+
+
 def _case(args):
-    """The case the command line names: ``--id`` (any matrix), or the axes (plus a setting and policy)."""
+    """The case the command line names: ``--id`` (any matrix), or the axes (plus a setting and policy);
+    the axes it leaves out take :data:`OBSERVE_DEFAULTS`, said on stderr."""
     try:
         if args.id:
             return case_from_id(args.id)[1]
-        missing = [f"--{axis}" for axis in AXES if getattr(args, axis) is None]
-        if missing:
-            raise ValueError(f"give every axis or --id ID; missing {', '.join(missing)}")
-        s = Scenario(args.model, args.frozen, args.when, args.path, args.training)
+        s = Scenario(**{axis: getattr(args, axis) or OBSERVE_DEFAULTS[axis] for axis in AXES})
+        assumed = [f"--{axis} {value}" for axis, value in OBSERVE_DEFAULTS.items() if getattr(args, axis) is None]
+        if assumed:
+            print(f"assumed: {' '.join(assumed)}", file=sys.stderr)
         if args.setting or args.precision:
             return SettingCase(s, args.setting or "default", args.precision or "float32")
         return s
@@ -48,7 +81,13 @@ def _case(args):
 
 
 def _run(case, target_name, layer_spec=None, layer_kwargs=None) -> tuple:
-    """Check the case is in the target's matrix, load the layer, observe; (target, result)."""
+    """Check the case is in the target's matrix, load the layer, observe; (target, result).
+    What the frameworks print meanwhile goes to stderr: stdout carries only the answer."""
+    with stdout_to_stderr():
+        return _observed(case, target_name, layer_spec, layer_kwargs)
+
+
+def _observed(case, target_name, layer_spec, layer_kwargs) -> tuple:
     target = require(target_name)
     why = why_not(target, case)
     if why:
@@ -75,7 +114,15 @@ def _observe(args) -> int:
         "known_deviation": entry.label() if entry else None,
         "description": case.describe(),
     }
-    print(json.dumps(out, indent=2, sort_keys=True))
+    return _answer(args, out, target, result, entry)
+
+
+def _answer(args, record: dict, target, result, entry) -> int:
+    """Print the case's JSON record (``--json``) or its readable answer (``report.case_answer``)."""
+    if args.json:
+        print(json.dumps(record, indent=2, sort_keys=True))
+    else:
+        show(answer(record, result, entry, target.rule))
     return 0
 
 
@@ -86,13 +133,27 @@ def _workflow(args) -> int:
         raise UsageError(f"{args.case}: {e} (a case ID looks like workflow=export-format=tf_saved_model-frozen=none)"
                          ) from None
     target, result = _run(case, args.target)
-    print(json.dumps({"target": target.name, "versions": target.versions(), **result.record(),
-                      "description": case.describe(), "numbers": result.evidence()}, indent=2, sort_keys=True))
-    return 0
+    record = {"target": target.name, "versions": target.versions(), **result.record(),
+              "description": case.describe(), "numbers": result.evidence()}
+    return _answer(args, record, target, result, find(known_deviations(target), case))
+
+
+def _history(args) -> int:
+    try:
+        return history_main(args)
+    except ValueError as e:
+        raise UsageError(str(e)) from None
 
 
 def _report(args) -> int:
     return report_main(args)
+
+
+def _disagree(args) -> int:
+    try:
+        return disagree_main(args)
+    except ValueError as e:
+        raise UsageError(str(e)) from None
 
 
 def _docs(args) -> int:
@@ -103,11 +164,11 @@ def _docs(args) -> int:
         raise UsageError(f"{args.source} is not a merged behaviour.json from `bn-behaviour report` ({e})") from None
     folder = Path(args.out)
     if args.check:
-        stale = documents.stale(merged, folder) + clients_stale(folder)
+        stale = documents.stale(merged, folder) + clients_stale(folder) + readme.stale(merged, folder)
         for path in stale:
             print(f"{path} is stale: regenerate with `bn-behaviour docs {args.source} --out {folder}`")
         return 1 if stale else 0
-    for path in documents.write(merged, folder):
+    for path in documents.write(merged, folder) + readme.write(merged, folder):
         print(f"wrote {path}")
     return 0
 
@@ -128,27 +189,45 @@ def _diff(args) -> int:
 
 def parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="bn-behaviour", description=__doc__)
+    p.add_argument("--version", action=_Version, nargs=0, help="print the versions of bn-behaviour and of the "
+                   "installed frameworks (keras, tensorflow, tf_keras, jax, torch) and exit")
     sub = p.add_subparsers(dest="command", required=True)
-    o = sub.add_parser("observe", help="run one scenario in this process and print its observation as JSON")
+    o = sub.add_parser("observe", help="run one scenario in this process and print what it did against the rule",
+                       description="Axes not named take the plainest Keras use (a functional model trained by fit(), "
+                       "nothing frozen, no training argument; when=before_compile, the only time meaningful without "
+                       "a later change), so a question names only the axes it is about; stderr says what was assumed.")
     o.add_argument("--target", default=None, help="target name (default: BN_BEHAVIOUR_TARGET or keras-$KERAS_BACKEND)")
     for axis, values in AXES.items():
-        o.add_argument(f"--{axis}", default=None, help=", ".join(values))
+        o.add_argument(f"--{axis}", default=None, help=f"{', '.join(values)} (default {OBSERVE_DEFAULTS[axis]})")
     o.add_argument("--id", default=None, help="a case ID of any matrix instead of the axes (e.g. a fused 4-D case)")
     o.add_argument("--layer", default=None, help="module:attr of a BatchNormalization-compatible class to observe")
     o.add_argument("--layer-kwargs", default=None, help="JSON object of the --layer class's constructor arguments")
     o.add_argument("--setting", default=None, help="a settings-matrix layer setting (bn_behaviour/setting.py)")
     o.add_argument("--precision", default=None, help="float32, mixed_float16 or mixed_bfloat16 (settings matrix)")
+    o.add_argument("--json", action="store_true", help="print the observation as one JSON object (for machines)")
     o.set_defaults(func=_observe)
-    w = sub.add_parser("workflow", help="run one workflow case (bn_behaviour/workflows) and print it as JSON")
+    w = sub.add_parser("workflow", help="run one workflow case (bn_behaviour/workflows) and print what it did "
+                       "against its rule")
     w.add_argument("case", help="the case ID, e.g. workflow=export-format=tf_saved_model-frozen=none")
     w.add_argument("--target", default=None, help="target name (default as for observe)")
+    w.add_argument("--json", action="store_true", help="print the facts as one JSON object (for machines)")
     w.set_defaults(func=_workflow)
-    r = sub.add_parser("report", help="run the matrix on the installed target(s) and print the behaviour table")
+    r = sub.add_parser("report", help="run the matrix on the installed target(s) and print the answer: the recipe "
+                       "table, the disagreements, the files written")
     r.add_argument("--target", action="append", default=None, help="target(s) to run (default: every installed one)")
-    r.add_argument("--out", default=".", help="folder for behaviour.json and behaviour.md")
+    r.add_argument("--out", default=None, help="folder for behaviour.json, behaviour.md and behaviour.html "
+                   f"(default: the current folder; {QUICK_OUT} with --quick)")
     r.add_argument("--workers", default="auto", help="pytest-xdist workers per target (default auto)")
     r.add_argument("--reuse", action="store_true", help="reuse an existing per-target report in --out")
+    r.add_argument("--quick", action="store_true", help="only every recipe's row and one row per documented "
+                   "statement: the answer in about two minutes")
+    r.add_argument("--full", action="store_true", help="print every row of every target before the answer")
     r.set_defaults(func=_report)
+    g = sub.add_parser("disagree", help="list the rows whose observation differs between targets")
+    g.add_argument("source", help="behaviour.json written by `bn-behaviour report`")
+    g.add_argument("--matrix", choices=list(MATRICES), default=None, help="only this matrix's rows")
+    g.add_argument("--markdown", action="store_true", help="print Markdown tables, one column per target")
+    g.set_defaults(func=_disagree)
     d = sub.add_parser("docs", help="render behaviour.md, rules.md and fine-tuning.md from a merged report")
     d.add_argument("source", help="behaviour.json written by `bn-behaviour report`")
     d.add_argument("--out", default="docs", help="folder of the documents (default docs)")
@@ -167,6 +246,10 @@ def parser() -> argparse.ArgumentParser:
     c.add_argument("new", help="newer report")
     c.add_argument("--markdown", action="store_true", help="print Markdown (for docs/changes.md)")
     c.set_defaults(func=_diff)
+    h = sub.add_parser("history", help="one row across every stored version (bn_behaviour/history); "
+                       "--refresh DIR stores the version sessions' reports and writes docs/history.md")
+    history_configure(h)
+    h.set_defaults(func=_history)
     return p
 
 

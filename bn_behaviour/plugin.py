@@ -18,6 +18,7 @@ from typing import Optional
 import pytest
 
 from . import __version__, matrices
+from .faults import case_id_of
 from .isolation import CASE_KEY, Guard, add_options
 from .matrices import MATRICES, matrix_of
 from .report.format import FORMAT
@@ -43,6 +44,10 @@ OPTIONS = {
     "--bn-xfail": ("BN_BEHAVIOUR_XFAIL", "known deviations: strict (default; a vanished deviation fails the "
                    "run), lenient (it passes), skip (do not run them)"),
     "--bn-report": ("BN_BEHAVIOUR_REPORT", "write the JSON behaviour report to PATH"),
+    "--bn-ids": ("BN_BEHAVIOUR_IDS", "run only the matrix cases whose IDs FILE lists, one a line; deselect every "
+                 "other test (bn-behaviour report --quick)"),
+    "--bn-progress": ("BN_BEHAVIOUR_PROGRESS", "append the ID of each finished matrix case to PATH, one a line "
+                      "(bn-behaviour report's progress)"),
 }
 
 
@@ -203,6 +208,21 @@ def _skip_reason(session: Session, matrix) -> Optional[str]:
     return session.target.lacks(matrix.name) or (matrix.layer_note if session.layer is not None else None)
 
 
+def pytest_collection_modifyitems(config, items):
+    """``--bn-ids FILE``: keep only the matrix cases the file lists (every process collects the same)."""
+    path = config.getoption("bn_ids")
+    if not path:
+        return
+    try:
+        with open(path) as f:
+            ids = {line.strip() for line in f if line.strip() and not line.startswith("#")}
+    except OSError as e:
+        raise pytest.UsageError(f"--bn-ids: {e}") from None
+    listed = {item.nodeid: case_id_of(item.nodeid) in ids for item in items}
+    config.hook.pytest_deselected(items=[item for item in items if not listed[item.nodeid]])
+    items[:] = [item for item in items if listed[item.nodeid]]
+
+
 def pytest_generate_tests(metafunc):
     session = _session(metafunc.config)
     for matrix in MATRICES.values():
@@ -275,11 +295,19 @@ def pytest_sessionstart(session):
 class _Collector:
     def __init__(self, session: Session):
         self.session = session
+        path = session.config.getoption("bn_progress")
+        self.progress = open(path, "a", buffering=1) if path else None  # one line per case, flushed as written
 
     def pytest_runtest_logreport(self, report):
         self.session.add(report)
+        if self.progress is not None and (report.when == "call" or report.when == "setup" and not report.passed):
+            case_id = case_id_of(report.nodeid)  # a matrix case that ran, or was skipped or errored in setup
+            if case_id:
+                self.progress.write(case_id + "\n")
 
     def pytest_sessionfinish(self, session):
+        if self.progress is not None:
+            self.progress.close()
         path = session.config.getoption("bn_report")
         if path and self.session.all_results():
             with PHASES("report"), open(path, "w") as f:

@@ -10,6 +10,7 @@ from bn_behaviour.rules.deviations import find
 
 def test_behaviour(bn_scenario, bn_check):
     """The scenario behaves as the documented rule says (or exactly as its known deviation records)."""
+    __tracebackhide__ = True  # a failure shows the broken rule and the repro, not this frame
     bn_check(bn_scenario)
 
 

@@ -19,6 +19,7 @@ from bn_behaviour.targets.common import Setup
 
 def test_fused(bn_fused_case, bn_check):
     """The scenario on the fused path behaves as the documented rule says (or as its known deviation records)."""
+    __tracebackhide__ = True  # a failure shows the broken rule and the repro, not this frame
     bn_check(bn_fused_case)
 
 

@@ -9,4 +9,5 @@ IDs: ``test_setting[<core scenario ID>-setting=<name>-precision=<policy>]``.
 
 def test_setting(bn_setting, bn_check):
     """The core scenario keeps its documented behaviour with this setting and policy, variables stay float32."""
+    __tracebackhide__ = True  # a failure shows the broken rule and the repro, not this frame
     bn_check(bn_setting)

@@ -10,4 +10,5 @@ name ``workflow``).  IDs: ``test_workflow[workflow=<name>-<variant>]``.
 
 def test_workflow(bn_workflow, bn_check):
     """The workflow keeps its documented rule (each check of its module), or shows its known deviation exactly."""
+    __tracebackhide__ = True  # a failure shows the broken rule and the repro, not this frame
     bn_check(bn_workflow)

@@ -1,4 +1,4 @@
-"""The bn-behaviour command: one-line usage errors, observe, report."""
+"""The bn-behaviour command: one-line usage errors, observe (defaults, readable answer, --json), --version, report."""
 
 import dataclasses
 import json
@@ -8,7 +8,9 @@ import sys
 import pytest
 
 from bn_behaviour import cli
+from bn_behaviour.cases.scenario import AXES as SCENARIO_AXES
 from bn_behaviour.cases.scenario import Scenario
+from bn_behaviour.matrices import why_not
 from bn_behaviour.report import documents
 from bn_behaviour.report.format import merge
 from bn_behaviour.targets import TARGETS
@@ -30,14 +32,42 @@ def run_cli(*args):
     (["--target", "keras-tensorflow", "--id", "layer-frozen=none-when=before_compile-path=call-training=true-input=4d"],
      "is not in the keras-tensorflow fused matrix: Keras 3 has no fused kernel"),
     (["--id", "layer-frozen=sideways"], "is not a case ID of any matrix"),
-    (["--model", "layer"], "give every axis or --id ID; missing --frozen, --when, --path, --training"),
+    (["--model", "mlp"], "unknown model 'mlp'; valid values: layer, sequential"),
 ], ids=["unknown-target", "bad-model", "bad-training", "excluded-scenario", "lacked-matrix", "bad-id",
-        "missing-axes"])
+        "bad-model-with-defaults"])
 def test_bad_input_is_one_line(capsys, args, message):
     assert cli.main(["observe", *args]) == 2
     err = capsys.readouterr().err.strip()
     assert err.startswith("bn-behaviour: error: ") and message in err
     assert len(err.splitlines()) == 1
+
+
+def test_defaults_complete_the_axes_and_are_said_on_stderr(capsys):
+    """The defaults complete a bare layer to path=fit, which it cannot take: the matrix's own one-line error,
+    after the line saying what was assumed."""
+    assert cli.main(["observe", "--target", "keras-tensorflow", "--model", "layer"]) == 2
+    assert capsys.readouterr().err.splitlines() == [
+        "assumed: --frozen none --when before_compile --path fit --training none",
+        "bn-behaviour: error: layer-frozen=none-when=before_compile-path=fit-training=none is not in the "
+        "keras-tensorflow main matrix: path=fit needs compile(); a bare layer has none",
+    ]
+
+
+@pytest.mark.parametrize("name", [n for n, t in TARGETS.items() if t.layer_class])
+def test_the_defaults_are_a_case_of_every_keras_target(name):
+    assert list(cli.OBSERVE_DEFAULTS) == list(SCENARIO_AXES)
+    assert why_not(TARGETS[name], Scenario(**cli.OBSERVE_DEFAULTS)) is None
+
+
+def test_version_names_the_frameworks_without_importing_them():
+    code = ("import sys\nfrom bn_behaviour import cli\ntry:\n    cli.main(['--version'])\nexcept SystemExit as e:\n"
+            "    heavy = [m for m in ('keras', 'tensorflow', 'tf_keras', 'jax', 'torch') if m in sys.modules]\n"
+            "    print(e.code, heavy, file=sys.stderr)\n")
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert proc.stderr.strip() == "0 []"
+    lines = proc.stdout.splitlines()
+    assert lines[0].startswith("bn-behaviour 0.") and [line.split()[0] for line in lines[1:]] == list(cli.FRAMEWORKS)
+    assert all(len(line.split(maxsplit=1)) == 2 for line in lines)  # a version or "not installed"
 
 
 def test_target_without_driver_is_a_usage_error(capsys, monkeypatch):
@@ -49,12 +79,37 @@ def test_target_without_driver_is_a_usage_error(capsys, monkeypatch):
 
 @pytest.mark.harness
 def test_observe_prints_the_observation_in_a_fresh_process():
-    proc = run_cli("observe", "--target", "keras-tensorflow", *AXES)
+    proc = run_cli("observe", "--target", "keras-tensorflow", *AXES, "--json")
     assert proc.returncode == 0, proc.stderr
     out = json.loads(proc.stdout)
     assert out["id"] == "functional-frozen=layer-when=before_compile-path=predict-training=none"
     assert out["observed"]["mode"] == "inference"  # predict() never uses batch statistics
     assert out["versions"]["keras"]
+
+
+@pytest.mark.harness
+def test_workflow_stdout_is_only_the_json_though_export_prints():
+    """model.export() prints its endpoints (and TensorFlow writes to descriptor 1): stderr gets them."""
+    case = "workflow=export-format=tf_saved_model-frozen=none"
+    proc = run_cli("workflow", case, "--target", "keras-tensorflow", "--json")
+    assert proc.returncode == 0, proc.stderr
+    assert json.loads(proc.stdout)["id"] == case
+    assert "Saved artifact at" in proc.stderr
+
+
+@pytest.mark.harness
+def test_observe_answers_readably_by_default():
+    proc = run_cli("observe", "--target", "keras-tensorflow")
+    assert proc.returncode == 0, proc.stderr
+    assert "assumed: --model functional --frozen none --when before_compile --path fit --training none" in proc.stderr
+    lines = proc.stdout.splitlines()
+    assert lines[0].split(":")[0] in ("PASS", "KNOWN DEVIATION", "FAIL")
+    assert lines[1] == "case      functional-frozen=none-when=before_compile-path=fit-training=none"
+    assert any(line.startswith("target    keras-tensorflow (keras ") for line in lines)
+    assert any(line[2:].startswith("mode ") for line in lines)  # observed next to the rule, field by field
+    assert ("repro     bn-behaviour observe --target keras-tensorflow --model functional --frozen none --when "
+            "before_compile --path fit --training none") in lines
+    assert len(lines) < 40  # one screen
 
 
 def _case(sid, status, mode="inference"):

@@ -21,6 +21,7 @@ DEFERRED = {
     "torch": "Keras 3's PyTorch backend: only the active backend is imported",
     "rich.console": "optional: the table falls back to Markdown without rich",
     "rich.table": "optional: the table falls back to Markdown without rich",
+    "rich.progress": "optional: the report's progress falls back to plain lines without rich",
 }
 
 

@@ -1,4 +1,4 @@
-"""``bn-behaviour report``: run every matrix per target, merge, write and print the table.
+"""``bn-behaviour report``: run every matrix per target, merge, write, and end on the answer.
 
 Each target runs in its own pytest process (its backend is fixed before any
 framework import), over every matrix the package holds (``pytest --pyargs
@@ -6,8 +6,16 @@ bn_behaviour``: the test modules are the list); their JSON reports are merged
 (:func:`bn_behaviour.report.format.merge`) into ``behaviour.json`` and
 rendered as ``behaviour.md`` (one row per case, one column per target) and
 ``behaviour.html`` (the same grid, coloured and filterable).  The targets
-run one worker each, side by side, and the largest last with every core
-(:func:`schedule`), so the wall time is not a tail of one target on one core.
+start longest first as cores free up (:mod:`.plan`); while they run, stderr
+shows each one's cases done, elapsed and left (:mod:`.progress`, fed by the
+plugin's ``--bn-progress``).  The command ends on the answer (:mod:`.ending`):
+versions and counts, the recipe table, how many rows the implementations
+disagree on, the files written; ``--full`` prints every row first.
+
+``--quick`` runs only the rows the answer needs (:mod:`.quick`: every recipe's
+row and one row per documented statement, through ``--bn-ids``), into its own
+folder (``quick``) unless ``--out`` says otherwise: about two minutes for every
+installed target instead of ten.
 """
 
 from __future__ import annotations
@@ -16,47 +24,40 @@ import json
 import os
 import subprocess
 import sys
+import tempfile
 import threading
+import time
 from pathlib import Path
+from typing import Optional
 
 from .. import matrices
 from ..targets import TARGETS, resolve
-from . import documents
-from .documents import cell
+from . import documents, ending, plan, quick
 from .format import merge
 from .page import html
+from .progress import Monitor, Track, clock
+
+#: Where ``--quick`` writes when ``--out`` is not given (never over a full report's folder).
+QUICK_OUT = "quick"
 
 
-def schedule(names: list[str], workers: str, cores: int) -> list[tuple[str, int]]:
-    """(target, xdist workers) in start order: the others one worker each side by side, then the
-    largest alone with every core, so no target runs alone on one core at the end.
-
-    >>> schedule(["a", "b", "c"], "auto", 2)
-    [('b', 1), ('c', 1), ('a', 2)]
-    >>> schedule(["a"], "auto", 2), schedule(["a", "b"], "3", 8)
-    ([('a', 2)], [('a', 3), ('b', 3)])
-    """
-    if workers != "auto":
-        return [(n, int(workers)) for n in names]
-    if not names:
-        return []
-    largest, *rest = names
-    return [(n, 1) for n in rest] + [(largest, cores)]
-
-
-def run_all(plan: list[tuple[str, int]], out: Path, cores: int) -> dict[str, dict]:
+def run_all(order: list[tuple[str, int]], out: Path, cores: int, tracks: dict[str, Track],
+            ids: Optional[Path] = None) -> dict[str, dict]:
     """Run the plan's targets, each starting as soon as its workers' cores are free (in plan order)."""
     free, done = threading.Semaphore(cores), {}
 
     def one(name: str, n: int) -> None:
+        track = tracks[name]
         try:
-            done[name] = run_target(name, out, str(n))
+            track.start(time.monotonic())
+            done[name] = run_target(name, out, str(n), track.path, ids)
         finally:
+            track.end(time.monotonic(), done.get(name, {}).get("error") or (None if name in done else "no report"))
             for _ in range(min(n, cores)):
                 free.release()
 
     threads = []
-    for name, n in plan:
+    for name, n in order:
         for _ in range(min(n, cores)):
             free.acquire()
         threads.append(threading.Thread(target=one, args=(name, n)))
@@ -66,11 +67,18 @@ def run_all(plan: list[tuple[str, int]], out: Path, cores: int) -> dict[str, dic
     return done
 
 
-def run_target(name: str, out: Path, workers: str) -> dict:
-    """Run every matrix for one target in a fresh pytest process; return its report."""
+def run_target(name: str, out: Path, workers: str, progress: Optional[Path] = None,
+               ids: Optional[Path] = None) -> dict:
+    """Run every matrix (or the cases ``ids`` lists) for one target in a fresh pytest process; return its report."""
     path = out / f"{name}.json"
+    path.unlink(missing_ok=True)  # a report left by an earlier run is not this run's
     cmd = [sys.executable, "-m", "pytest", "--pyargs", "bn_behaviour", "-q", "-p", "no:cacheprovider",
-           "-o", "addopts=", "--bn-target", name, "--bn-report", str(path), "-n", workers]
+           "-o", "addopts=", "--bn-target", name, "--bn-report", str(path),
+           # One worker runs in the pytest process itself (its supervisor still isolates a crash): no
+           # second interpreter importing the framework, no round trip per case.
+           "-n", "0" if workers == "1" else workers]
+    cmd += ["--bn-progress", str(progress)] if progress else []
+    cmd += ["--bn-ids", str(ids)] if ids else []
     proc = subprocess.run(cmd, capture_output=True, text=True)
     if not path.exists():
         tail = (proc.stdout + proc.stderr).strip().splitlines()[-3:]
@@ -78,56 +86,71 @@ def run_target(name: str, out: Path, workers: str) -> dict:
     return json.loads(path.read_text())
 
 
-def longest_first(names: list[str]) -> list[str]:
-    """Targets by how many cases they run, most first.
+def case_count(name: str, ids: Optional[set[str]] = None) -> int:
+    """How many cases the target runs (of ``ids`` only, when given).
 
-    >>> longest_first(["tf1", "keras-tensorflow"])
-    ['keras-tensorflow', 'tf1']
+    >>> case_count("tf1"), case_count("tf1", {"layer-frozen=none-when=before_compile-path=call-training=none", "x"})
+    (72, 1)
     """
-    size = {n: sum(map(len, matrices.generate(TARGETS[n]).values())) for n in names}
-    return sorted(names, key=lambda n: -size[n])
+    found = matrices.generate(TARGETS[name]).values()
+    return sum(len(cases) if ids is None else sum(c.id in ids for c in cases) for cases in found)
 
 
-def print_table(merged: dict) -> None:
-    try:
-        from rich.console import Console
-        from rich.table import Table
-    except ImportError:  # rich comes with Keras; fall back to Markdown
-        print(documents.behaviour_md(merged))
-        return
-    names = [t["name"] for t in merged["targets"]]
-    table = Table(title="BatchNormalization behaviour", show_lines=False)
-    table.add_column("scenario")
-    for n in names:
-        table.add_column(n)
-    for row in merged["rows"]:
-        table.add_row(row["id"], *[cell(row["cases"].get(n)) for n in names])
-    Console(width=200).print(table)
+def heading(order: list[tuple[str, int]], cost: dict[str, plan.Work], cores: int, kind: str) -> str:
+    """The first progress line: what runs, on how many cores, for about how long.
+
+    >>> heading([("a", 1), ("b", 1)], {"a": plan.Work(10.0, 90.0), "b": plan.Work(10.0, 40.0)}, 2, "full")
+    'bn-behaviour report: 2 targets (a, b) on 2 cores, about 1:40 in all'
+    """
+    names = ", ".join(n for n, _ in order)
+    about = clock(plan.simulate(order, cost, cores))
+    what = "the quick answer's rows of " if kind == "quick" else ""
+    return (f"bn-behaviour report: {what}{len(order)} target{'s' * (len(order) > 1)} ({names}) on {cores} "
+            f"core{'s' * (cores > 1)}, about {about} in all")
+
+
+def fresh_runs(names: list[str], out: Path, workers: str, kind: str, ids: Optional[list[str]]) -> dict[str, dict]:
+    """Run ``names`` with progress on stderr; record how long each took; their reports by name."""
+    if not names:
+        return {}
+    selected = set(ids) if ids is not None else None
+    totals = {n: case_count(n, selected) for n in names}
+    before = plan.recorded(out, kind)
+    cost = {n: plan.estimate(TARGETS[n], totals[n], before.get(n)) for n in names}
+    cores = os.cpu_count() or 1
+    order = plan.schedule(cost, workers, cores)
+    with tempfile.TemporaryDirectory(prefix="bn-behaviour-report-") as tmp:
+        ids_file = None
+        if ids is not None:
+            ids_file = Path(tmp) / "ids.txt"
+            ids_file.write_text("".join(i + "\n" for i in ids))
+        tracks = {n: Track(n, totals[n], Path(tmp) / f"{n}.progress", plan.wall(cost[n], w), w) for n, w in order}
+        with Monitor(list(tracks.values()), heading(order, cost, cores, kind)):
+            reports = run_all(order, out, cores, tracks, ids_file)
+    plan.record(out, kind, {n: {"seconds": round(t.elapsed(0.0), 1), "start": round(t.first[0] - t.started, 1),
+                                "workers": t.workers, "cases": t.total}
+                            for n, t in tracks.items() if t.ended is not None and not t.error and t.first})
+    return reports
 
 
 def main(args) -> int:
-    out = Path(args.out)
+    kind = "quick" if getattr(args, "quick", False) else "full"
+    out = Path(args.out or (QUICK_OUT if kind == "quick" else "."))
     out.mkdir(parents=True, exist_ok=True)
     names = [resolve(n).name for n in args.target] if args.target else list(TARGETS)
     skipped = {n: TARGETS[n].missing() for n in names if TARGETS[n].missing()}
     todo = [n for n in names if n not in skipped]
     reuse = [n for n in todo if args.reuse and (out / f"{n}.json").exists()]
-    cores = os.cpu_count() or 1
-    fresh = run_all(schedule(longest_first([n for n in todo if n not in reuse]), args.workers, cores), out, cores)
+    ids = quick.selection() if kind == "quick" else None
+    fresh = fresh_runs([n for n in todo if n not in reuse], out, args.workers, kind, ids)
     reports = [fresh[n] if n in fresh else json.loads((out / f"{n}.json").read_text()) for n in todo]
     merged = merge(reports, skipped)
     (out / "behaviour.json").write_text(json.dumps(merged, indent=1, sort_keys=True) + "\n")
     (out / "behaviour.md").write_text(documents.behaviour_md(merged))
     (out / "behaviour.html").write_text(html(merged))
-    print_table(merged)
-    failed = False
-    for t in merged["targets"]:
-        parts = [("" if m.name == "main" else f"{m.label}: ") + ", ".join(f"{v} {k}" for k, v in counts.items())
-                 for m in matrices.MATRICES.values() if sum((counts := t.get(m.counts_key) or {}).values())]
-        print(f"{t['name']}: {'; '.join(parts)}" + (f"; error: {t['error']}" if t.get("error") else ""))
-        failed |= bool(t.get("error")) or any((t.get(m.counts_key) or {}).get("fail")
-                                              for m in matrices.MATRICES.values())
-    for n, why in skipped.items():
-        print(f"{n}: skipped, {why}")
-    print(f"wrote {out / 'behaviour.json'}, {out / 'behaviour.md'} and {out / 'behaviour.html'}")
-    return 1 if failed else 0
+    if getattr(args, "full", False):
+        ending.full_table(merged, sys.stdout)
+    note = (f"Quick answer: {len(ids)} rows (every recipe's, one per documented statement); every row: "
+            f"bn-behaviour report" if ids is not None else "")
+    ending.show(merged, out, sys.stdout, note)
+    return 1 if ending.failed(merged) else 0
