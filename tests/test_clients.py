@@ -111,7 +111,7 @@ def test_summary_separates_what_the_genuine_layer_also_breaks():
                                               "source": client.source, "what": client.what}], "results": [r]}
     text = render(data)
     assert f"| [{client.name}](#{client.name}) | **incompatible** (breaks 1) |" in text
-    assert f"behaviour.md#{FROZEN.id}" in text
+    assert f"behaviour/{FROZEN.model}.md#{FROZEN.id}" in text
 
 
 # -- the plugin options, in fresh pytest processes ------------------------------------------------

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from .format import keyed_cases, target_entries
+from .pages import row_link
 
 #: Observation field -> the check (``bn_behaviour.rules.CHECKS``) it belongs to.
 FIELD_RULE = {
@@ -129,7 +130,7 @@ def render(changes: list[Change], old_targets: dict, new_targets: dict, markdown
         groups.setdefault(c.rule, []).append(c)
     for rule, items in groups.items():
         lines += ["", f"### {rule} ({len(items)})", ""] if markdown else [f"{rule} ({len(items)}):"]
-        lines += [(f"- `{c.target}` [`{c.id}`](behaviour.md#{c.id}): {c.old} -> {c.new}" if markdown
+        lines += [(f"- `{c.target}` {row_link(c.id)}: {c.old} -> {c.new}" if markdown
                    else f"  {c.line()}") for c in items]
     return "\n".join(lines) + "\n"
 

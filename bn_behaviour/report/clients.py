@@ -28,6 +28,7 @@ from ..clients import CLIENTS, Client, subset
 from ..rules.rulebook import STATEMENTS
 from ..targets import TARGETS, repro
 from ..targets.layer import UNBUILT
+from .pages import row_href
 
 GENUINE = "genuine"
 DOCUMENT = "clients.md"
@@ -172,7 +173,7 @@ def render(data: dict) -> str:
                     + (f" ({', '.join(kept)})" if kept else "")]
             for k, v in statements:
                 if v["new"]:
-                    ex = ", ".join(f"[{i}](behaviour.md#{i})" for i in v["new"][:EXAMPLES])
+                    ex = ", ".join(f"[{i}]({row_href(i)})" for i in v["new"][:EXAMPLES])
                     out += [f"  - breaks [{k}](rules.md#{k}) on {len(v['new'])} of {v['rows']} rows where the"
                             f" genuine layer keeps it: {ex}", f"    - repro: `{v['repro'][0]}`"]
                 elif v["broken"]:

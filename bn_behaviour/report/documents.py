@@ -1,11 +1,13 @@
 """The published documents, rendered from a merged report (``behaviour.json``).
 
-``behaviour.md`` (the main table, then one section per other matrix of the
-registry), ``rules.md`` (each documented statement, per target) and
-``fine-tuning.md`` (each recipe, per target).  Nothing here runs a
-framework or holds an expectation: every verdict is read from the report, so
-the documents are regenerated, never edited, and CI checks they are current
-(``bn-behaviour docs --check``).  Rows are cited as ``behaviour.md#<ID>``.
+The behaviour table: whole (:func:`behaviour_md`, the main table then one section per other matrix
+of the registry, what ``bn-behaviour report`` writes beside its report) or published as an index
+``behaviour.md`` and its pages ``behaviour/<page>.md`` (:mod:`.pages`); ``rules.md`` (each
+documented statement, per target) and ``fine-tuning.md`` (each recipe, per target).  Nothing here
+runs a framework or holds an expectation: every verdict is read from the report, so the documents
+are regenerated, never edited, and CI checks they are current (``bn-behaviour docs --check``).
+Rows are cited on their page, ``behaviour/<page>.md#<ID>`` (:func:`.pages.row_link`); the index
+keeps every ``behaviour.md#<ID>`` published before the split.
 """
 
 from __future__ import annotations
@@ -20,115 +22,22 @@ from ..rules.recipes import RECIPES, Recipe
 from ..rules.rulebook import STATEMENTS, Statement
 from ..targets import TARGETS
 from ..workflows import NAMES, WorkflowCase, module
-from . import glance
-from .summary import FAULTS, STATUSES
+from . import glance, grid, pages
+from .pages import row_link
+from .summary import FAULTS
+from .table import LEGEND, cell, fault_text, header, table
 
-TABLE = "behaviour.md"
-_SHORT = {"training": "train", "inference": "infer", "updated": "upd", "unchanged": "same",
-          "updated_otherwise": "upd?!", "n/a": "-", "neither": "neither"}
+#: The index of the published rows (``pages``); the whole table is ``behaviour_md``.
+TABLE = pages.INDEX
+#: The picture of the whole matrix (shown at the top of the index).
+GRID = pages.GRID
 #: How many example rows a verdict links before it says "and N more".
 EXAMPLES = 5
-
-
-#: The cells of a table: the observation of one layer (main, fused and settings matrices).
-LAYER_FIELDS = ("mode", "moving_stats", "affine")
-
-
-def cell(case: Optional[dict], link: bool = False, fields: tuple[str, ...] = LAYER_FIELDS) -> str:
-    """One table cell: the ``fields`` of the observation (every fact when empty), then status marks.
-
-    >>> cell({"observed": {"mode": "inference", "moving_stats": "unchanged", "affine": "n/a", "error": None},
-    ...       "status": "pass"})
-    'infer / same / -'
-    >>> cell({"observed": {"mode": "training", "moving_stats": "updated", "affine": "n/a", "error": None},
-    ...       "status": "deviation", "deviation": "d1", "deviation_source": "https://x.org/1"}, link=True)
-    'train / upd / - (deviation [d1](https://x.org/1))'
-    >>> cell({"observed": {"serve_mode": "inference", "error": None}, "status": "pass"}, fields=())
-    'serve_mode=infer'
-    >>> cell({"observed": {}, "status": "crash", "fault": {"kind": "crash", "signal": "SIGSEGV", "phase": "step"}})
-    'CRASH (SIGSEGV in step)'
-    """
-    if case is None:
-        return ""
-    if case["status"] in FAULTS:
-        return fault_text(case)
-    o = case["observed"]
-    if fields:
-        text = " / ".join(_SHORT.get(o[k], o[k]) for k in fields)
-    else:
-        text = ", ".join(f"{k}={_SHORT.get(str(v), v)}" for k, v in sorted(o.items()) if k != "error" and v is not None)
-    if o.get("error"):
-        text = f"error {o['error'].split(':')[0]}"
-    if case["status"] == "deviation":
-        name = case.get("deviation") or "?"
-        if link and case.get("deviation_source"):
-            name = f"[{name}]({case['deviation_source']})"
-        text += f" (deviation {name})"
-    elif case["status"] != "pass":
-        text += f" ({case['status'].upper()})"
-    return text
-
-
-def fault_text(case: dict) -> str:
-    """A case that gave no result (``bn_behaviour.isolation``): its status, what ended it, the phase it reached.
-
-    >>> fault_text({"status": "timeout", "fault": {"kind": "timeout", "seconds": 300.0, "phase": "compile_trace"}})
-    'TIMEOUT (300 s in compile_trace)'
-    >>> fault_text({"status": "crash", "fault": {"kind": "crash", "signal": None, "exit_code": 3, "phase": None}})
-    'CRASH (exit code 3)'
-    """
-    f = case.get("fault") or {}
-    if case["status"] == "timeout":
-        cause = f"{f['seconds']:g} s" if f.get("seconds") else "time limit"
-    else:
-        cause = f.get("signal") or (f"exit code {f['exit_code']}" if f.get("exit_code") is not None else "died")
-    return f"{case['status'].upper()} ({cause}{' in ' + f['phase'] if f.get('phase') else ''})"
 
 
 def _no_result(ids: list[str]) -> str:
     more = f" and {len(ids) - EXAMPLES} more" if len(ids) > EXAMPLES else ""
     return f"; no result (crash or timeout) on {len(ids)}: " + ", ".join(row_link(i) for i in ids[:EXAMPLES]) + more
-
-
-def row_link(scenario_id: str, prefix: str = TABLE) -> str:
-    """A Markdown link to a row of the table.
-
-    >>> row_link("layer-frozen=none-when=before_compile-path=call-training=true")
-    '[`layer-frozen=none-when=before_compile-path=call-training=true`](behaviour.md#layer-frozen=none-when=before_compile-path=call-training=true)'
-    """
-    return f"[`{scenario_id}`]({prefix}#{scenario_id})"
-
-
-def _header(merged: dict, title: str, intro: str) -> list[str]:
-    lines = [f"# {title}", "", intro, "",
-             "Generated from real runs (`bn-behaviour report`, then `bn-behaviour docs behaviour.json`);"
-             " do not edit: CI regenerates it and fails when the committed copy is stale.", ""]
-    for t in merged["targets"]:
-        versions = ", ".join(f"{k} {v}" for k, v in t.get("versions", {}).items())
-        counts = ", ".join(f"{t['counts'][k]} {k}" for k in STATUSES if k in t["counts"])
-        for m in list(MATRICES.values())[1:]:
-            extra = t.get(m.counts_key) or {}
-            if sum(extra.values()):
-                label = m.title[0].lower() + m.title[1:]
-                counts += f"; {label}: " + ", ".join(f"{extra[k]} {k}" for k in STATUSES if k in extra)
-        lines.append(f"- **{t['name']}** ({versions}): {counts}")
-    for name, why in merged.get("skipped_targets", {}).items():
-        lines.append(f"- **{name}**: skipped, {why}")
-    return lines + [""]
-
-
-def _table(matrix, items: list, names: list[str]) -> list[str]:
-    """A table of (row, case) pairs: the ID as an anchor with its description, one cell per target."""
-    lines = [f"| {'scenario' if matrix.name == 'main' else 'case'} | " + " | ".join(names) + " |",
-             "|---|" + "---|" * len(names)]
-    for row, case in items:
-        cells = []
-        for n in names:
-            record = row["cases"].get(n)
-            cells.append(cell(record, link=True, fields=matrix.cell_fields)
-                         + (matrix.annotate(case, record) if record and record["status"] not in FAULTS else ""))
-        lines.append(f'| <a id="{case.id}"></a>`{case.id}`<br>{matrix.row_text(case)} | ' + " | ".join(cells) + " |")
-    return lines
 
 
 def section(merged: dict, names: list[str], matrix) -> list[str]:
@@ -143,20 +52,20 @@ def section(merged: dict, names: list[str], matrix) -> list[str]:
     lines = ["", f"## {matrix.title}", "", matrix.intro, ""]
     for key, items in groups.items():
         if key is None:
-            lines += _table(matrix, items, names)
+            lines += table(matrix, items, names)
             continue
         heading, intro = matrix.group_text(key)
-        lines += [f"### {heading}", "", intro, ""] + _table(matrix, items, names) + [""]
+        lines += [f"### {heading}", "", intro, ""] + table(matrix, items, names) + [""]
     return lines
 
 
 def behaviour_md(merged: dict) -> str:
+    """The whole table in one document (``bn-behaviour report``; the docs publish it as :mod:`.pages`)."""
     names = [t["name"] for t in merged["targets"]]
     main, *others = MATRICES.values()
-    lines = _header(merged, "BatchNormalization behaviour", main.intro)
-    lines += ["Cells: mode (train = batch statistics, infer = moving statistics) / moving statistics /"
-              " gamma-beta; a known deviation from the documented rule links to its source.", ""]
-    lines += _table(main, [(row, main.case_type.from_id(row["id"])) for row in merged["rows"]], names)
+    lines = header(merged, "BatchNormalization behaviour", main.intro)
+    lines += [LEGEND, ""]
+    lines += table(main, [(row, main.case_type.from_id(row["id"])) for row in merged["rows"]], names)
     for matrix in others:
         lines += section(merged, names, matrix)
     return "\n".join(lines) + "\n"
@@ -189,7 +98,7 @@ def verdict(statement: Statement, cases: list[dict]) -> str:
 
 
 def rules_md(merged: dict) -> str:
-    lines = _header(merged, "The documented rules, target by target",
+    lines = header(merged, "The documented rules, target by target",
                     "Each statement a BatchNormalization user relies on, where it is documented, and whether it"
                     " holds on each target: a statement holds when none of its rows breaks it (known"
                     " deviations included).")
@@ -247,19 +156,11 @@ def inline_code(text: str, limit: int = 160) -> str:
     return f"`` {text} ``" if "`" in text else f"`{text}`"
 
 
-def _word(recipe: Recipe, observed: dict) -> str:
-    if recipe.outcome(observed):
-        return "works"
-    if observed.get("error"):
-        return f"**raises** {observed['error'].split(':')[0]}"
-    return "**does not work**"
-
-
 def _verdict(recipe: Recipe, observed: dict, shown: str) -> str:
-    word = _word(recipe, observed)
     if observed.get("error"):
         return "**raises** " + inline_code(observed["error"])
-    return f"{word}: {shown}"
+    word = glance.word(recipe, observed)
+    return f"{word if word == 'works' else f'**{word}**'}: {shown}"
 
 
 def _what_happens(recipe: Recipe, case: Optional[dict]) -> str:
@@ -271,7 +172,7 @@ def _what_happens(recipe: Recipe, case: Optional[dict]) -> str:
 
 
 def fine_tuning_md(merged: dict) -> str:
-    lines = _header(merged, "Fine-tuning with a frozen BatchNormalization",
+    lines = header(merged, "Fine-tuning with a frozen BatchNormalization",
                     "For each way people freeze a pretrained model's BatchNormalization, what each"
                     " implementation really does, linked to the row of the table that shows it. \"Works\""
                     " means the outcome the recipe wants (usually: inference mode, moving statistics and"
@@ -302,23 +203,39 @@ def fine_tuning_md(merged: dict) -> str:
     return "\n".join(lines)
 
 
-RENDERERS = {TABLE: behaviour_md, "rules.md": rules_md, "fine-tuning.md": fine_tuning_md}
+#: The documents beside the index and its pages.
+def grid_svg(merged: dict) -> str:
+    """The picture of the whole report (:mod:`.grid`), its cells linked straight to the rows' pages."""
+    return grid.svg(merged, link=pages.row_href)
+
+
+RENDERERS = {"rules.md": rules_md, "fine-tuning.md": fine_tuning_md, GRID: grid_svg}
+
+
+def rendered(merged: dict) -> dict[str, str]:
+    """Every document ``bn-behaviour docs`` writes, by path relative to its folder."""
+    return {**pages.render(merged), **{name: render(merged) for name, render in RENDERERS.items()}}
 
 
 def write(merged: dict, folder: Path) -> list[Path]:
-    folder.mkdir(parents=True, exist_ok=True)
-    paths = []
-    for name, render in RENDERERS.items():
-        (folder / name).write_text(render(merged))
-        paths.append(folder / name)
-    return paths
+    """Write every document into ``folder``, and remove the pages it no longer renders."""
+    docs = rendered(merged)
+    (folder / pages.FOLDER).mkdir(parents=True, exist_ok=True)
+    for path in pages.leftovers(folder, docs):
+        path.unlink()
+    for name, text in docs.items():
+        (folder / name).write_text(text)
+    return [folder / name for name in docs]
 
 
 def stale(merged: dict, folder: Path) -> list[str]:
-    """The documents in ``folder`` that differ from what ``merged`` renders."""
-    out = []
-    for name, render in RENDERERS.items():
+    """The documents in ``folder`` that differ from what ``merged`` renders, are missing, or are pages it no
+    longer renders."""
+    docs, out = rendered(merged), []
+    for name, text in docs.items():
         path = folder / name
-        if not path.exists() or path.read_text() != render(merged):
+        if not path.exists():
+            out.append(f"{path} (missing)")
+        elif path.read_text() != text:
             out.append(str(path))
-    return out
+    return out + [f"{path} (a page no row is published on)" for path in pages.leftovers(folder, docs)]
