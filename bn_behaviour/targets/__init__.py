@@ -17,11 +17,14 @@ bn_behaviour.targets.TargetError: unknown target 'nope'; valid targets: keras-te
 
 from __future__ import annotations
 
+import atexit
 import dataclasses
 import importlib
 import importlib.metadata
 import importlib.util
 import os
+import shutil
+import tempfile
 from dataclasses import dataclass, field
 from typing import Optional
 
@@ -111,6 +114,10 @@ class Target:
         for k, v in self.env.items():
             if k == "TF_USE_LEGACY_KERAS" and importlib.util.find_spec("tf_keras") is None and _keras2_in_tensorflow():
                 continue  # tf.keras already is Keras 2 there; the switch would look for the absent tf_keras
+            if v == PROCESS_DIR:
+                if k not in os.environ:  # a folder of the user's own stays theirs
+                    os.environ[k] = _process_dir()
+                continue
             os.environ[k] = v
 
     def load_driver(self):
@@ -150,6 +157,20 @@ def _dist_version(dist: str) -> str:
 
 #: Silence TensorFlow's C++ start-up logging in every target process.
 _QUIET = {"TF_CPP_MIN_LOG_LEVEL": "3"}
+#: An ``env`` value standing for a fresh folder of this process, removed when it exits.
+PROCESS_DIR = "<a fresh folder of this process>"
+#: JAX compiles every case's jitted step to the same XLA program as the last case's (a new model is a new
+#: function to ``jax.jit``, so its in-memory cache never hits); JAX's compilation cache, in a folder of
+#: this process only (empty at start: a run from scratch stays from scratch), compiles each program once.
+#: Half the keras-jax run's time was these repeated compilations.
+_JAX_ONCE = {"JAX_COMPILATION_CACHE_DIR": PROCESS_DIR, "JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS": "0",
+             "JAX_PERSISTENT_CACHE_MIN_ENTRY_SIZE_BYTES": "-1"}
+
+
+def _process_dir() -> str:
+    path = tempfile.mkdtemp(prefix="bn-behaviour-")
+    atexit.register(shutil.rmtree, path, ignore_errors=True)
+    return path
 
 #: What Keras 3 lacks of tf_keras' BatchNormalization (settings of bn_behaviour.cases.setting, matrices).
 _KERAS3_LACKS = {
@@ -205,7 +226,7 @@ TARGETS: dict[str, Target] = {
             requires=("keras", "jax"),
             implementation="keras",
             install='pip install "bn-behaviour[jax]"',
-            env={"KERAS_BACKEND": "jax", **_QUIET},
+            env={"KERAS_BACKEND": "jax", **_QUIET, **_JAX_ONCE},
             driver="keras3",
             backend="jax",
             # Keras 3 updates moving_variance with the biased batch variance on
@@ -248,6 +269,16 @@ TARGETS: dict[str, Target] = {
             rule="tf1-keras",
             layer_class="tf.compat.v1.keras.layers.BatchNormalization",
             unsupported={
+                "model": {
+                    **dict.fromkeys(
+                        ["sequential", "subclassed"],
+                        "the v1 class differs from tf_keras' own only inside the layer (_USE_V2_BEHAVIOR: what "
+                        "trainable=False does to training, the fused default); a Sequential or a Model subclass "
+                        "hands training and trainable to it through tf_keras' own model code exactly as the "
+                        "functional model does (tf_keras' column compares the three), so functional, layer and "
+                        "nested are this class's rows",
+                    ),
+                },
                 "matrix": {
                     "settings": "the settings matrix is judged by the tf2 rule; this class follows tf1-keras",
                     "workflows": "the workflows build the target's Keras module's own (TF2) BatchNormalization,"
