@@ -47,7 +47,6 @@ copies are per replica and aggregated when read).
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 import sys
 
@@ -232,7 +231,7 @@ def observe(target, variant: str):
     try:
         proc = subprocess.run([sys.executable, "-W", "ignore::RuntimeWarning:runpy",  # the package imported it first
                                "-m", __name__, target.name, variant], check=False,
-                              capture_output=True, text=True, timeout=600, env={**os.environ, **target.env})
+                              capture_output=True, text=True, timeout=600)  # the child activates the target itself
     except subprocess.TimeoutExpired as e:
         return {**NOT_RUN, "error": format_error(e)}, str(e)
     lines = [line for line in proc.stdout.splitlines() if line.startswith("{")]
