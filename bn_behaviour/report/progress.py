@@ -123,16 +123,11 @@ class Lines:
         self.stream, self.every, self.step, self.gap = stream, every, step, gap
         self.said: dict[str, tuple[float, int]] = {}  # name -> (when, step reached) of its last line
         self.closed: set[str] = set()
-        self.lock = threading.Lock()  # the monitor's thread and its last update at exit: one line each
 
     def open(self, tracks: list[Track], now: float, heading: str) -> None:
         self.write(heading)
 
     def update(self, tracks: list[Track], now: float) -> None:
-        with self.lock:
-            self._update(tracks, now)
-
-    def _update(self, tracks: list[Track], now: float) -> None:
         for t in tracks:
             if t.started is None or t.name in self.closed:
                 continue
