@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from pathlib import Path
 from typing import Optional
@@ -260,6 +261,9 @@ def main(argv: Optional[list[str]] = None) -> int:
     except (UsageError, TargetError) as e:
         print(f"bn-behaviour: error: {e}", file=sys.stderr)
         return 2
+    except BrokenPipeError:  # `| head` stopped reading: the rest of the answer is not wanted
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # nothing more at exit's flush
+        return 0
 
 
 if __name__ == "__main__":  # pragma: no cover

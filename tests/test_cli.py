@@ -126,3 +126,22 @@ def test_merge_and_markdown_put_targets_side_by_side():
     assert f'<a id="{sid}"></a>' in md
     assert "| infer / same / - | train / same / - (FAIL) |" in md
     assert "**keras-jax**: skipped, jax is not installed" in md
+
+
+
+
+def test_a_reader_that_stops_early_ends_the_command_quietly(tmp_path):
+    """`bn-behaviour ... | head` closes the pipe early: the command ends with status 0, no traceback."""
+    rows = [{"id": f"layer-frozen=none-when=before_compile-path=call-training=true-{i}",
+             "cases": {t: {"status": "pass", "observed": {"mode": m, "moving_stats": "updated", "affine": "n/a",
+                                                          "error": None}} for t, m in (("a", "training"),
+                                                                                       ("b", "inference"))}}
+            for i in range(3000)]
+    merged = {"format": 1, "targets": [{"name": "a"}, {"name": "b"}], "skipped_targets": {}, "rows": rows}
+    (tmp_path / "behaviour.json").write_text(json.dumps(merged))
+    script = ("import os, sys\n"
+              "r, w = os.pipe(); os.close(r); os.dup2(w, 1)  # a reader that already stopped\n"
+              "from bn_behaviour.cli import main\n"
+              f"sys.exit(main(['disagree', {str(tmp_path / 'behaviour.json')!r}]))\n")
+    proc = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True)
+    assert (proc.returncode, proc.stderr) == (0, ""), proc.stderr
