@@ -54,16 +54,15 @@ class Cost:
     case: float  #: seconds per case, averaged over every matrix
 
 
-#: Per backend family (a target's rule when listed, else its backend): the start measured by quick runs
-#: (25-45 s to the first case while another job shared the cores), the cases fitted to the all-target
-#: runs of 2026-11-30 on this project's machine: keras-tensorflow 330 s for 1,754 cases, tf_keras 450 s
-#: for 2,060, tf1-keras 370 s for 1,917, keras-jax 300 s for 1,751, keras-torch 110 s for 1,439, tf1 80 s
-#: for 72.
+#: Per backend family (a target's rule when listed, else its backend): seconds before the first case ends
+#: and seconds per case, from the all-target run on a quiet machine, 2026-11-30 (`bn-behaviour report`, 428 s):
+#: tf_keras 278 s for 2,060 cases, keras-tensorflow 212 s for 1,754, tf1-keras 168 s for 1,449, keras-jax
+#: 148 s for 1,751, keras-torch 38 s for 1,439, tf1 7 s for 72, each on one worker.
 COSTS = {
-    "tensorflow": Cost(25.0, 0.19),
-    "jax": Cost(25.0, 0.157),
-    "torch": Cost(25.0, 0.059),
-    "tf1": Cost(25.0, 0.76),
+    "tensorflow": Cost(5.0, 0.125),
+    "jax": Cost(4.0, 0.083),
+    "torch": Cost(7.0, 0.022),
+    "tf1": Cost(4.0, 0.05),
 }
 
 
@@ -83,7 +82,7 @@ def estimate(target: Target, cases: int, recorded: Optional[dict] = None) -> Wor
 
     >>> from bn_behaviour.targets import TARGETS
     >>> estimate(TARGETS["keras-torch"], 1000)
-    Work(start=25.0, cases=59.0)
+    Work(start=7.0, cases=22.0)
     >>> estimate(TARGETS["keras-torch"], 1000, {"seconds": 60.0, "start": 25.0, "workers": 2, "cases": 500})
     Work(start=25.0, cases=119.0)
     """
