@@ -221,7 +221,7 @@ def parser() -> argparse.ArgumentParser:
     r.add_argument("--workers", default="auto", help="pytest-xdist workers per target (default auto)")
     r.add_argument("--reuse", action="store_true", help="reuse an existing per-target report in --out")
     r.add_argument("--quick", action="store_true", help="only every recipe's row and one row per documented "
-                   "statement: the answer in about two minutes")
+                   "statement: the answer in well under a minute")
     r.add_argument("--full", action="store_true", help="print every row of every target before the answer")
     r.set_defaults(func=_report)
     g = sub.add_parser("disagree", help="list the rows whose observation differs between targets")

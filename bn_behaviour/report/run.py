@@ -14,8 +14,8 @@ disagree on, the files written; ``--full`` prints every row first.
 
 ``--quick`` runs only the rows the answer needs (:mod:`.quick`: every recipe's
 row and one row per documented statement, through ``--bn-ids``), into its own
-folder (``quick``) unless ``--out`` says otherwise: about two minutes for every
-installed target instead of ten.
+folder (``quick``) unless ``--out`` says otherwise: under a minute for every
+installed target instead of about seven.
 """
 
 from __future__ import annotations
