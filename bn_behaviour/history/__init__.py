@@ -10,7 +10,7 @@ stores the sessions' reports).
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 import tomllib
@@ -29,7 +29,6 @@ class Version:
     why: str
     remove: tuple[str, ...] = ()
     unavailable: str = ""
-    extra: dict = field(default_factory=dict, compare=False, repr=False)
 
 
 def versions(path: Path = TABLE) -> list[Version]:
