@@ -38,3 +38,21 @@ def test_the_variance_conventions_are_distinguishable():
 def test_inputs_are_deterministic():
     assert np.array_equal(inputs.batch(), inputs.batch())
     assert not np.array_equal(inputs.batch(), inputs.warmup_batch())
+
+
+def test_timesteps_separate_per_timestep_from_pooled_statistics():
+    """TimeDistributed's sequences: a BN normalising each timestep on its own and one pooling the N*T
+    samples differ in output and in moving statistics by far more than the tolerance, and both differ
+    from inference mode."""
+    x = inputs.sequence_data().x
+    assert x.shape == (inputs.BATCH_SIZE, inputs.TIMESTEPS, inputs.CHANNELS)
+    g, b = np.full(3, inputs.GAMMA), np.full(3, inputs.BETA)
+    pooled = ref.training_output(x, g, b)
+    per_step = ref.per_timestep_training_output(x, g, b)
+    infer = ref.inference_output(x, np.zeros(3), np.ones(3), g, b)
+    for a, c in ((pooled, per_step), (pooled, infer), (per_step, infer)):
+        assert np.abs(a - c).max() > 0.5
+    one = ref.updated_moving_stats(x, np.zeros(3), np.ones(3))
+    each = ref.per_timestep_moving_stats(x, np.zeros(3), np.ones(3))
+    for o, e in zip(one, each):
+        assert (np.abs(o - e) > 10 * (ATOL + RTOL * np.abs(e))).all()

@@ -98,9 +98,9 @@ def test_registered_next_to_the_unchanged_tf2_rule():
 
 def test_every_tf1_scenario_has_a_complete_expectation():
     scenarios = TARGETS["tf1"].scenarios()
-    # {layer, nested} x ({none, layer_ctor}: 2 paths; {layer (+ inner_model, outer_model on nested)}:
-    # call + custom_loop x 3 when values) x 3 training values
-    assert len(scenarios) == 72
+    # {layer, nested} x ({none, layer_ctor}: 2 paths; {layer, unfrozen (+ inner_model, outer_model on
+    # nested)}: call + custom_loop x 3 when values) x 3 training values
+    assert len(scenarios) == 96
     assert {s.model for s in scenarios} == {"layer", "nested"}
     assert {s.path for s in scenarios} == {"call", "custom_loop"}
     keys = set(tf2.expected(scenarios[0]))

@@ -90,18 +90,29 @@ def flat_data() -> Data:
     return Data(batch(), warmup_batch(), target())
 
 
-def sequence_data() -> Data:
-    """The same batches as (batch, time, features) sequences of one timestep (``TimeDistributed``).
+#: Timesteps of the (batch, time, features) sequences of ``TimeDistributed``.
+TIMESTEPS = 3
+#: Each later timestep's channel means and deviations: far from the first's and from each other's, so
+#: statistics per timestep and statistics pooled over the N*T samples normalise differently.
+TIMESTEP_MEANS = ([-4.0, 6.0, 0.0], [1.0, 1.0, -6.0])
+TIMESTEP_STDS = ([0.5, 3.0, 1.0], [4.0, 0.7, 2.0])
 
-    One timestep keeps the batch statistics those of the flat batch whether an implementation normalises
-    each timestep's slice or all N*T samples at once (Keras 3's TimeDistributed calls the layer per
-    timestep, tf_keras' reshapes to N*T): the question here is whether ``training`` reaches the layer.
+
+def sequence_data() -> Data:
+    """(batch, time, features) sequences of :data:`TIMESTEPS` timesteps (``TimeDistributed``).
+
+    The first timestep holds the flat batches; each later one a seeded batch of its own channel means and
+    deviations, so an implementation that normalises each timestep's slice on its own and one that pools
+    the N*T samples give different outputs and moving statistics (tests/test_inputs.py proves the gap).
 
     >>> sequence_data().x.shape
-    (8, 1, 3)
+    (8, 3, 3)
     """
     flat = flat_data()
-    return Data(*(a[:, None, :] for a in (flat.x, flat.warm, flat.y)))
+    later = [[_draw(10 * (t + 1), m, s), _draw(10 * (t + 1) + 1, m, s), _draw(10 * (t + 1) + 2, 0.0, 1.0)]
+             for t, (m, s) in enumerate(zip(TIMESTEP_MEANS, TIMESTEP_STDS))]  # x, warm-up, targets
+    steps = [[flat.x, flat.warm, flat.y], *later]
+    return Data(*(np.stack([step[k] for step in steps], axis=1) for k in range(3)))
 
 
 def image_data() -> Data:

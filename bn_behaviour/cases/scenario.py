@@ -39,7 +39,8 @@ AXES: dict[str, dict[str, str]] = {
         "after_default_training_true": "a functional model with a pass-through custom layer whose "
         "call(self, x, training=True) defaults training to True, placed in front of the layer",
         "time_distributed": "TimeDistributed(BatchNormalization()) in a functional model on a (batch, time, "
-        "features) input of one timestep (frozen=inner_model freezes the TimeDistributed wrapper)",
+        "features) input of three timesteps whose statistics differ (frozen=inner_model freezes the "
+        "TimeDistributed wrapper)",
     },
     "frozen": {
         "none": "nothing is frozen",
@@ -48,7 +49,8 @@ AXES: dict[str, dict[str, str]] = {
         "inner_model": "inner_model.trainable = False",
         "outer_model": "outer_model.trainable = False",
         "outer_then_layer": "the outer model is frozen, then layer.trainable = True",
-        "unfrozen": "the outermost object is frozen, then set back to trainable = True",
+        "unfrozen": "the base (the inner object, where the model has one; else the outermost object) is frozen, "
+        "then set back to trainable = True",
     },
     "when": {
         "before_compile": "before compile() and before any traced step",
@@ -261,7 +263,7 @@ def data(s: Scenario) -> Data:
     """The batches ``s`` runs on: (batch, time, features) for the models with a time axis, else (N, C).
 
     >>> data(Scenario("time_distributed", "none", "before_compile", "call", "true")).x.shape
-    (8, 1, 3)
+    (8, 3, 3)
     """
     return sequence_data() if s.model in SEQUENCE_MODELS else flat_data()
 

@@ -60,7 +60,7 @@ LARGE_OFFSET_TOL = 1e-2
 class Setting:
     name: str
     description: str
-    #: Constructor arguments on top of the main matrix's (``targets.common.layer_kwargs``).
+    #: Constructor arguments on top of the main matrix's (``targets.network.layer_kwargs``).
     layer: dict[str, Any] = field(default_factory=dict)
     #: ``flat`` (N, C), ``image`` (N, H, W, C), ``image_nchw`` (N, C, H, W) or ``large_offset``.
     data: str = "flat"

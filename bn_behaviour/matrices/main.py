@@ -6,21 +6,22 @@ from functools import partial
 from typing import Any, Callable
 
 from ..cases.inputs import Data
-from ..cases.scenario import TRAINING_PATHS, Scenario, all_combinations, data, exclusion_reason
+from ..cases.scenario import SEQUENCE_MODELS, TRAINING_PATHS, Scenario, all_combinations, data, exclusion_reason
 from ..rules import RULES, tf2
-from ..rules.observation import Params, classify, describe_numbers
+from ..rules.observation import Params, classify, classify_statistics, describe_numbers
 from ..rules.result import Result
 from ..targets import Target, repro
 from ..targets.common import Setup
 from ..targets.layer import describe as describe_layer
 from ..timing import PHASES
-from .matrix import Matrix
+from .matrix import OBSERVATION_FIELDS, Matrix
 
 
 def params(target: Target, s: Scenario, data: Data, fused_kernel: bool = False) -> Params:
-    """How a scenario on ``data`` is judged on ``target``: its momentum, epsilon and variance convention."""
+    """How a scenario on ``data`` is judged on ``target``: its momentum, epsilon and variance convention
+    (and, for ``TimeDistributed``, its time axis)."""
     return Params(x=data.x, trains=s.path in TRAINING_PATHS, momentum=target.momentum, epsilon=target.epsilon,
-                  bessel=target.convention(fused_kernel))
+                  bessel=target.convention(fused_kernel), time_axis=1 if s.model in SEQUENCE_MODELS else None)
 
 
 def judge_scenario(target: Target, s: Scenario, setup: Setup, layer_cls, case=None, fused_kernel=False,
@@ -32,12 +33,20 @@ def judge_scenario(target: Target, s: Scenario, setup: Setup, layer_cls, case=No
     p = params(target, s, setup.data, fused_kernel)
     with PHASES("observe_check"):  # NumPy reference, classification, the rule
         observed = classify(facts, p).as_dict()
+        if p.time_axis is not None:  # published, not judged: the wrapper's documentation allows both forms
+            observed["statistics"] = classify_statistics(facts, p)
         expected = RULES[target.rule](s)
     layer = describe_layer(layer_cls)
     return Result(target.name, case, observed, expected, tf2.CHECKS, s,
                   evidence=partial(describe_numbers, facts, p), command=command(target.name, case, layer),
                   snippet=partial(repro.snippet, target.name, s) if layer == "genuine" and case is s else None,
                   layer=layer)
+
+
+def annotate(s: Scenario, record: dict) -> str:
+    """TimeDistributed rows: which batch statistics the layer took (each timestep's, or pooled)."""
+    statistics = record.get("observed", {}).get("statistics")
+    return f" ({statistics.replace('_', ' ')} statistics)" if statistics not in (None, "n/a") else ""
 
 
 def excluded(target: Target, s: Scenario):
@@ -63,4 +72,6 @@ MATRIX = Matrix(
     candidates=all_combinations,
     excluded=excluded,
     observe=observe,
+    observed_fields=OBSERVATION_FIELDS | {"statistics"},
+    annotate=annotate,
 )

@@ -21,6 +21,7 @@ from .pages import row_link
 FIELD_RULE = {
     "error": "no_error",
     "variable_dtypes": "variables_float32",
+    "statistics": "statistics",
     "mode": "mode",
     "moving_stats": "moving_stats",
     "affine": "affine",

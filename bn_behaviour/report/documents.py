@@ -23,6 +23,7 @@ from ..rules.rulebook import STATEMENTS, Statement
 from ..targets import TARGETS
 from ..workflows import NAMES, WorkflowCase, module
 from . import glance, grid, pages
+from .exclusions import exclusions_md
 from .pages import row_link
 from .summary import FAULTS
 from .table import LEGEND, cell, fault_text, header, table
@@ -176,7 +177,11 @@ def fine_tuning_md(merged: dict) -> str:
                     "For each way people freeze a pretrained model's BatchNormalization, what each"
                     " implementation really does, linked to the row of the table that shows it. \"Works\""
                     " means the outcome the recipe wants (usually: inference mode, moving statistics and"
-                    " gamma/beta unchanged).")
+                    " gamma/beta unchanged). Each recipe's code is the code its row runs (`bn-behaviour observe"
+                    " --id ROW` prints all of it), less the probe that reads the BatchNormalization's own output:"
+                    " every row's network is the BatchNormalization (`bn`, inside the `base` where the code names"
+                    " one), then a trainable Dense `head`, so a frozen base always leaves the head to train;"
+                    " `inputs` is the `keras.Input`, `x` and `y` the seeded batch and targets.")
     lines += ["At a glance (details and the code below):", "", *glance.markdown(merged)]
     lines.append("")
     for recipe in RECIPES:
@@ -209,7 +214,7 @@ def grid_svg(merged: dict) -> str:
     return grid.svg(merged, link=pages.row_href)
 
 
-RENDERERS = {"rules.md": rules_md, "fine-tuning.md": fine_tuning_md, GRID: grid_svg}
+RENDERERS = {"rules.md": rules_md, "fine-tuning.md": fine_tuning_md, "exclusions.md": exclusions_md, GRID: grid_svg}
 
 
 def rendered(merged: dict) -> dict[str, str]:

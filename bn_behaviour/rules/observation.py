@@ -68,6 +68,7 @@ class Params:
     atol: float = ATOL
     virtual_batch: Optional[int] = None  # tf_keras virtual_batch_size (ghost batches)
     renorm: Optional[dict] = None  # Batch Renormalization's renorm_clipping (renorm=True)
+    time_axis: Optional[int] = None  # TimeDistributed: the layer is applied to every slice along this axis
 
 
 @dataclass
@@ -131,16 +132,20 @@ def training_reference(x, before, epsilon=reference.EPSILON, axis=-1, mask=None,
 
 
 def classify_mode(x, output, before, *, epsilon=reference.EPSILON, axis=-1, mask=None, rtol=RTOL, atol=ATOL,
-                  virtual_batch=None, renorm=None) -> str:
+                  virtual_batch=None, renorm=None, time_axis=None) -> str:
     """Which statistics normalised ``x``: the batch's own, the moving ones, or neither.
 
     A fully masked batch (``reference.fully_masked``) has no statistics of its own, so its output
-    is ``inference`` or ``neither``.
+    is ``inference`` or ``neither``.  With ``time_axis`` (TimeDistributed) the batch's own statistics
+    may be each timestep's or the N*T samples' (:func:`classify_statistics` says which).
     """
     if output is None:
         return "n/a"
     g, b = before["gamma"], before["beta"]
     own = not reference.fully_masked(mask)  # whether the batch has statistics of its own
+    if time_axis is not None and _close(output, reference.per_timestep_training_output(x, g, b, epsilon, time_axis),
+                                        rtol, atol):
+        return "training"
     if own and virtual_batch:  # some split into sub-batches (the docstring does not say which samples go together)
         if any(_close(output, reference.ghost_training_output(x, g, b, groups, epsilon, axis), rtol, atol)
                for groups in reference.ghost_partitions(len(x), virtual_batch)):
@@ -156,7 +161,7 @@ def classify_mode(x, output, before, *, epsilon=reference.EPSILON, axis=-1, mask
 
 
 def classify_moving_stats(x, before, after, *, momentum=reference.MOMENTUM, bessel=False, axis=-1, mask=None,
-                          virtual_batch=None, renorm=None, epsilon=reference.EPSILON) -> str:
+                          virtual_batch=None, renorm=None, epsilon=reference.EPSILON, time_axis=None) -> str:
     """``unchanged``, ``updated`` (exactly one reference momentum step on ``x``) or ``updated_otherwise``.
 
     The moving statistics are float32 variables updated in float32 whatever
@@ -178,9 +183,34 @@ def classify_moving_stats(x, before, after, *, momentum=reference.MOMENTUM, bess
     else:
         candidates = [reference.updated_moving_stats(x, *old, momentum=momentum, axis=axis, bessel=bessel,
                                                      mask=mask)]
+    if time_axis is not None:  # or one step per timestep, in time order (TimeDistributed)
+        candidates.append(reference.per_timestep_moving_stats(x, *old, momentum, bessel, time_axis))
     if any(all(_close(n, e) for n, e in zip(new, expected)) for expected in candidates):
         return "updated"
     return "updated_otherwise"
+
+
+def classify_statistics(facts: Facts, p: Params) -> str:
+    """TimeDistributed: which batch statistics the layer took, ``per_timestep`` (each temporal slice its own
+    batch: its output, or one moving step per timestep) or ``pooled`` (the N*T samples at once, one step);
+    ``n/a`` when it took none (inference mode, statistics unchanged) or neither form matches.
+
+    Both forms "apply a layer to every temporal slice" (the wrapper's documentation), so this is published
+    beside the observation, not judged.
+    """
+    x, b, a, t = p.x, facts.before, facts.after, p.time_axis
+    if facts.output is not None:
+        out = np.asarray(facts.output, np.float64)
+        if _close(out, reference.per_timestep_training_output(x, b["gamma"], b["beta"], p.epsilon, t), p.rtol, p.atol):
+            return "per_timestep"
+        if _close(out, reference.training_output(x, b["gamma"], b["beta"], p.epsilon), p.rtol, p.atol):
+            return "pooled"
+    new = (a["moving_mean"], a["moving_variance"])
+    forms = {"per_timestep": reference.per_timestep_moving_stats(x, b["moving_mean"], b["moving_variance"],
+                                                                 p.momentum, p.bessel, t),
+             "pooled": reference.updated_moving_stats(x, b["moving_mean"], b["moving_variance"], p.momentum,
+                                                      bessel=p.bessel)}
+    return next((name for name, e in forms.items() if all(_close(n, v) for n, v in zip(new, e))), "n/a")
 
 
 def classify_affine(before, after, trains: bool) -> str:
@@ -195,10 +225,11 @@ def classify(facts: Facts, p: Params) -> Observation:
     """The categorical observation of ``facts`` judged with ``p``."""
     return Observation(
         mode=classify_mode(p.x, facts.output, facts.before, epsilon=p.epsilon, axis=p.axis, mask=p.mask,
-                           rtol=p.rtol, atol=p.atol, virtual_batch=p.virtual_batch, renorm=p.renorm),
+                           rtol=p.rtol, atol=p.atol, virtual_batch=p.virtual_batch, renorm=p.renorm,
+                           time_axis=p.time_axis),
         moving_stats=classify_moving_stats(p.x, facts.before, facts.after, momentum=p.momentum, bessel=p.bessel,
                                            axis=p.axis, mask=p.mask, virtual_batch=p.virtual_batch,
-                                           renorm=p.renorm, epsilon=p.epsilon),
+                                           renorm=p.renorm, epsilon=p.epsilon, time_axis=p.time_axis),
         affine=classify_affine(facts.before, facts.after, p.trains),
         trainable_weights=sorted(facts.trainable_weights),
         non_trainable_weights=sorted(facts.non_trainable_weights),

@@ -56,18 +56,21 @@ RECIPES: tuple[Recipe, ...] = (
     Recipe(
         "guide-recipe", "tf2",
         "The guide's recipe: freeze the base, call it with training=False, compile, fit",
-        "base.trainable = False\nx = base(inputs, training=False)\nmodel.compile(...)\nmodel.fit(...)",
+        "features = base(inputs, training=False)\nmodel = keras.Model(inputs, head(features))\n"
+        "base.trainable = False\nmodel.compile(...)\nmodel.fit(...)",
         "base_training_false-frozen=inner_model-when=before_compile-path=fit-training=none",
     ),
     Recipe(
         "freeze-base-only", "tf2",
         "Freeze the base before compile() without training=False",
-        "base.trainable = False\nx = base(inputs)\nmodel.compile(...)\nmodel.fit(...)",
+        "features = base(inputs)\nmodel = keras.Model(inputs, head(features))\n"
+        "base.trainable = False\nmodel.compile(...)\nmodel.fit(...)",
         "nested-frozen=inner_model-when=before_compile-path=fit-training=none",
     ),
     Recipe(
         "freeze-bn-layer", "tf2",
         "Freeze only the BatchNormalization layer before compile()",
+        "features = bn(inputs)\nmodel = keras.Model(inputs, head(features))\n"
         "bn.trainable = False\nmodel.compile(...)\nmodel.fit(...)",
         "functional-frozen=layer-when=before_compile-path=fit-training=none",
     ),
@@ -98,22 +101,26 @@ RECIPES: tuple[Recipe, ...] = (
     Recipe(
         "custom-loop", "tf2",
         "A custom training loop over a frozen base, calling the model with training=True",
-        "base.trainable = False\nwith tf.GradientTape() as tape:\n    loss = loss_fn(y, model(x, training=True))\n"
-        "optimizer.apply(tape.gradient(loss, model.trainable_weights), model.trainable_weights)",
+        "base.trainable = False\n@tf.function\ndef fn(x, y=y):\n    with tf.GradientTape() as tape:\n"
+        "        out = model(x, training=True)\n        loss = keras.ops.mean((out - y) ** 2)\n"
+        "    grads = tape.gradient(loss, model.trainable_weights)\n    opt.apply(grads, model.trainable_weights)\n"
+        "fn(x)",
         "nested-frozen=inner_model-when=before_compile-path=custom_loop-training=true",
-        note="The row's model is the frozen base alone, so nothing is left to train: a loop that calls"
-        " loss.backward() (the PyTorch backend's guide) has no gradient to compute.",
+        note="The row's model is the frozen base and a trainable head after it: the step trains the head. On the"
+        " PyTorch backend the step is the PyTorch guide's eager one (loss.backward(), then optimizer.apply).",
     ),
     Recipe(
         "custom-loop-reused-step", "tf2",
         "Freeze the base after a traced training step has run, and keep using that step",
-        "train_step(x, y)  # a tf.function, traced\nbase.trainable = False\ntrain_step(x, y)",
+        "fn(x_warm)  # fn: the tf.function training step of the recipe above, traced here\n"
+        "base.trainable = False\nfn(x)",
         "nested-frozen=inner_model-when=after_fit-path=custom_loop-training=true",
     ),
     Recipe(
         "fine-tune-unfrozen-base", "tf2",
         "Fine-tune: unfreeze the base (still called with training=False) and compile again",
-        "x = base(inputs, training=False)\n... model.fit(...)  # head only\nbase.trainable = True\n"
+        "features = base(inputs, training=False)\nmodel = keras.Model(inputs, head(features))\n"
+        "base.trainable = False\nmodel.compile(...)\nmodel.fit(...)  # the head only\nbase.trainable = True\n"
         "model.compile(...)\nmodel.fit(...)",
         "base_training_false-frozen=unfrozen-when=after_fit_recompile-path=fit-training=none",
         wanted={"mode": "inference", "moving_stats": "unchanged", "affine": "updated"},
@@ -122,8 +129,8 @@ RECIPES: tuple[Recipe, ...] = (
     Recipe(
         "bn-node-training-false", "tf2",
         "Keep one BatchNormalization in inference mode by building its node with training=False",
-        "x = layers.BatchNormalization()(x, training=False)\nmodel = keras.Model(inputs, x)\n"
-        "model.compile(...)\nmodel.fit(...)",
+        "features = bn(inputs, training=False)  # bn = keras.layers.BatchNormalization()\n"
+        "model = keras.Model(inputs, head(features))\nmodel.compile(...)\nmodel.fit(...)",
         "node_training_false-frozen=none-when=before_compile-path=fit-training=none",
         wanted={"mode": "inference", "moving_stats": "unchanged"},
         note="The oldest advice in the Keras tracker for one BatchNormalization: nothing is frozen, so gamma/beta"
@@ -132,8 +139,8 @@ RECIPES: tuple[Recipe, ...] = (
     Recipe(
         "bn-subclass-training-false", "tf2",
         "Keep the BatchNormalization of a subclassed model in inference mode by calling it with training=False",
-        "class Net(keras.Model):\n    def call(self, x, training=None):\n        return self.bn(x, training=False)\n"
-        "model.compile(...)\nmodel.fit(...)",
+        "class Holder(keras.Model):\n    def call(self, x, training=None):\n"
+        "        return self.head(self.bn(x, training=False))\nmodel.compile(...)\nmodel.fit(...)",
         "subclassed_training_false-frozen=none-when=before_compile-path=fit-training=none",
         wanted={"mode": "inference", "moving_stats": "unchanged"},
     ),
@@ -141,8 +148,9 @@ RECIPES: tuple[Recipe, ...] = (
         "augmentation-before-bn-inference", "tf2",
         "Run a model with a preprocessing or augmentation layer before the BatchNormalization for inference,"
         " calling it as model(x)",
-        "x = layers.RandomFlip()(inputs)  # call(self, x, training=True)\nx = layers.BatchNormalization()(x)\n"
-        "model = keras.Model(inputs, x)\ny = model(images)",
+        "class PassThrough(keras.layers.Layer):  # as RandomFlip's, Resizing's, CenterCrop's call()\n"
+        "    def call(self, x, training=True):\n        return x\n"
+        "features = bn(PassThrough()(inputs))\nmodel = keras.Model(inputs, head(features))\nmodel(x)",
         "after_default_training_true-frozen=none-when=before_compile-path=call-training=none",
         wanted={"mode": "inference", "moving_stats": "unchanged"},
         note="The row's first layer is a pass-through whose call() defaults training=True, as RandomFlip's,"
@@ -151,15 +159,25 @@ RECIPES: tuple[Recipe, ...] = (
     Recipe(
         "tf1-trainable-false", "tf1",
         "Build the layer with trainable=False and train with training=True",
-        "y = tf.compat.v1.layers.batch_normalization(x, training=True, trainable=False)\n"
-        "train_op = optimizer.minimize(loss)  # with the UPDATE_OPS",
+        "out = v1.layers.batch_normalization(images, training=True, trainable=False, ...)\n"
+        "head = v1.layers.dense(...)\n"
+        "update_ops = v1.get_collection(v1.GraphKeys.UPDATE_OPS)\nloss = tf.reduce_mean(tf.square(head - y))\n"
+        "with tf.control_dependencies(update_ops):\n"
+        "    train_op = v1.train.GradientDescentOptimizer(LR).minimize(loss)\n"
+        "value, _ = sess.run([out, train_op], ...)",
         "layer-frozen=layer_ctor-when=before_compile-path=custom_loop-training=true",
+        note="The row's graph is the layer and a trainable dense head after it: the train op trains the head.",
     ),
     Recipe(
         "tf1-training-false", "tf1",
         "Build the layer with trainable=False and training=False",
-        "y = tf.compat.v1.layers.batch_normalization(x, training=False, trainable=False)\n"
-        "train_op = optimizer.minimize(loss)  # with the UPDATE_OPS",
+        "out = v1.layers.batch_normalization(images, training=False, trainable=False, ...)\n"
+        "head = v1.layers.dense(...)\n"
+        "update_ops = v1.get_collection(v1.GraphKeys.UPDATE_OPS)\nloss = tf.reduce_mean(tf.square(head - y))\n"
+        "with tf.control_dependencies(update_ops):\n"
+        "    train_op = v1.train.GradientDescentOptimizer(LR).minimize(loss)\n"
+        "value, _ = sess.run([out, train_op], ...)",
         "layer-frozen=layer_ctor-when=before_compile-path=custom_loop-training=false",
+        note="The row's graph is the layer and a trainable dense head after it: the train op trains the head.",
     ),
 )

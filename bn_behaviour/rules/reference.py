@@ -129,6 +129,39 @@ def updated_moving_stats(
     return moving_update(moving_mean, mean, momentum), moving_update(moving_var, var, momentum)
 
 
+# --- TimeDistributed: the layer applied to every temporal slice ------------------------------
+# The wrapper's documentation says it "allows to apply a layer to every temporal slice of an input"
+# and no more: a BN applied to each slice as its own batch (statistics per timestep, one moving step
+# per timestep, in time order) and one applied once to the N*T samples (pooled statistics, one step)
+# both do that.  These are the per-timestep forms; the pooled ones are the plain functions above.
+
+
+def per_timestep_training_output(x, gamma, beta, epsilon=EPSILON, time_axis=1) -> np.ndarray:
+    """Each temporal slice of ``x`` normalised with its own batch statistics.
+
+    >>> x = np.array([[[0.0], [10.0]], [[2.0], [14.0]]])  # (batch 2, time 2, 1 channel)
+    >>> per_timestep_training_output(x, np.ones(1), np.zeros(1), epsilon=0.0)[:, :, 0]
+    array([[-1., -1.],
+           [ 1.,  1.]])
+    """
+    slices = [training_output(np.take(x, t, axis=time_axis), gamma, beta, epsilon)
+              for t in range(x.shape[time_axis])]
+    return np.stack(slices, axis=time_axis)
+
+
+def per_timestep_moving_stats(x, moving_mean, moving_var, momentum=MOMENTUM, bessel=False, time_axis=1):
+    """The moving statistics after one momentum step per temporal slice, in time order.
+
+    >>> x = np.array([[[0.0], [10.0]], [[2.0], [14.0]]])
+    >>> per_timestep_moving_stats(x, np.zeros(1), np.ones(1), momentum=0.5)[0]
+    array([6.25])
+    """
+    mean, var = np.asarray(moving_mean, np.float64), np.asarray(moving_var, np.float64)
+    for t in range(x.shape[time_axis]):
+        mean, var = updated_moving_stats(np.take(x, t, axis=time_axis), mean, var, momentum, bessel=bessel)
+    return mean, var
+
+
 # --- layer settings that change the training-mode formulas ------------------------------------
 # Ghost Batch Normalization (tf_keras ``virtual_batch_size``) and Batch Renormalization
 # (``renorm``), from their documented definitions.

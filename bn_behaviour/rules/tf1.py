@@ -107,9 +107,13 @@ def in_train_op(s: Scenario) -> bool:
     True
     >>> in_train_op(Scenario("nested", "inner_model", "after_fit_recompile", "custom_loop", "none"))
     False
+    >>> in_train_op(Scenario("nested", "unfrozen", "after_fit", "custom_loop", "none"))
+    False
     """
     if s.frozen in FROZEN_LATER:
         return s.when == "after_fit"
+    if s.frozen == "unfrozen":  # out of the collection until `when`: only a train op built after has it
+        return s.when != "after_fit"
     return trainable(s)
 
 

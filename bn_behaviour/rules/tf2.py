@@ -13,6 +13,15 @@ Sources (each check below names the sentence it enforces):
   "privileged training argument", the ``TimeDistributed`` page); see
   :func:`training_flag`.
 
+TIME_DISTRIBUTED says the wrapper "allows to apply a layer to every temporal
+slice of an input" and nothing about a layer with batch statistics: normalising
+each timestep's slice as its own batch (one moving step per timestep) and
+normalising the N*T samples at once (one step) both apply the layer to every
+slice.  That is a documented ambiguity: the rule predicts training or inference
+mode as for any model, the classification accepts either form of batch
+statistics (``observation.classify_mode``, ``classify_moving_stats``), and the
+report publishes which one each target took (``statistics``), unjudged.
+
 The rule only reads the scenario; it never looks at an observation.
 
 >>> e = expected(Scenario("functional", "layer", "before_compile", "fit", "none"))
@@ -62,7 +71,8 @@ def _objects(model: str) -> list[str]:
 def trainable_states(s: Scenario) -> tuple[State, State]:
     """``trainable`` of every object before and after the scenario's change.
 
-    Setting ``trainable`` on a model sets it on every inner layer (BN, GUIDE).
+    Setting ``trainable`` on a model sets it on every inner layer (BN, GUIDE).  ``unfrozen`` freezes the
+    base and unfreezes it (GUIDE's fine-tuning step): the outer model, which holds the head, stays trainable.
 
     >>> trainable_states(Scenario("nested", "outer_then_layer", "after_fit", "fit", "none"))
     ({'layer': False, 'inner': False, 'outer': False}, {'layer': True, 'inner': False, 'outer': False})
@@ -72,8 +82,10 @@ def trainable_states(s: Scenario) -> tuple[State, State]:
     initial = everything(True)
     if s.frozen == "layer_ctor":
         initial["layer"] = False
-    if s.frozen in ("outer_then_layer", "unfrozen"):
+    if s.frozen == "outer_then_layer":
         initial = everything(False)
+    if s.frozen == "unfrozen":  # the base (inner object) where the model has one, else the outermost object
+        initial = {o: o == "outer" and "inner" in objs for o in objs}
     after = dict(initial)
     if s.frozen == "layer":
         after["layer"] = False

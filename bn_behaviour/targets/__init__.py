@@ -331,9 +331,6 @@ TARGETS: dict[str, Target] = {
                     "outer_then_layer": "removing the outer scope's variables from TRAINABLE_VARIABLES and "
                     "adding the layer's back restores what was removed (the outer scope holds only the layer): "
                     "TF1 has no per-object trainable flag whose precedence this asks about",
-                    "unfrozen": "removing variables from TRAINABLE_VARIABLES and adding them back is frozen=none "
-                    "before minimize(); after_fit* would build the first train op from an empty collection, "
-                    "which minimize() refuses (No variables to optimize), so the first step never runs",
                 },
                 "when": dict.fromkeys(
                     ["after_compile", "after_compile_recompile"],

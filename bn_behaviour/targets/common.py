@@ -20,7 +20,6 @@ True
 from __future__ import annotations
 
 import dataclasses
-import functools
 import gc
 import os
 import re
@@ -34,10 +33,11 @@ import numpy as np
 
 from ..cases import inputs
 from ..cases.inputs import Data, flat_data
-from ..cases.scenario import COMPILED_PATHS, SEQUENCE_MODELS, Scenario
+from ..cases.scenario import COMPILED_PATHS, Scenario
 from ..rules.observation import STATE_NAMES, Facts
 from ..timing import PHASES
 from .layer import unbuilt
+from .network import build, change, container, freeze_at_build
 
 
 @dataclass(frozen=True)
@@ -53,102 +53,6 @@ class Setup:
     persist: Optional[str] = None
     #: A mask passed to the call (positions that count for the batch statistics).
     mask: Optional[np.ndarray] = None
-
-
-def layer_kwargs(constant, frozen_ctor: bool = False) -> dict[str, Any]:
-    """The layer's constructor arguments: the starting values, the documented ``momentum`` and
-    ``epsilon`` (passed explicitly: the reference uses these constants, never what the layer
-    under test reports about itself), and ``trainable=False`` when frozen at construction.
-
-    ``constant`` is the framework's ``initializers.Constant``.
-    """
-    kwargs: dict[str, Any] = dict(
-        momentum=inputs.MOMENTUM,
-        epsilon=inputs.EPSILON,
-        gamma_initializer=constant(inputs.GAMMA),
-        beta_initializer=constant(inputs.BETA),
-        moving_mean_initializer=constant(inputs.MOVING_MEAN),
-        moving_variance_initializer=constant(inputs.MOVING_VARIANCE),
-    )
-    if frozen_ctor:
-        kwargs["trainable"] = False
-    return kwargs
-
-
-@functools.cache
-def holder_class(model_cls: type, training=None) -> type:
-    """A subclass of the framework's ``Model`` holding the layer: ``subclassed`` forwards its own
-    ``training`` to it; with ``training=False`` (``subclassed_training_false``) its ``call()`` passes False."""
-    fixed = training
-
-    class Holder(model_cls):
-        def __init__(self, bn, **kwargs):
-            super().__init__(**kwargs)
-            self.bn = bn
-
-        def call(self, x, training=None):
-            return self.bn(x, training=training if fixed is None else fixed)
-
-    return Holder
-
-
-@functools.cache
-def wrapper_class(layer_cls: type) -> type:
-    """``wrapped``: a custom ``Layer`` holding the BN; its ``call(self, x)`` neither takes nor forwards ``training``."""
-
-    class Wrapper(layer_cls):
-        def __init__(self, bn, **kwargs):
-            super().__init__(**kwargs)
-            self.bn = bn
-
-        def call(self, x):
-            return self.bn(x)
-
-    return Wrapper
-
-
-@functools.cache
-def pass_through_class(layer_cls: type) -> type:
-    """``after_default_training_true``: a custom ``Layer`` returning its input, whose ``call`` defaults
-    ``training`` to True (as the image preprocessing and augmentation layers' ``call`` does)."""
-
-    class PassThrough(layer_cls):
-        def call(self, x, training=True):
-            return x
-
-    return PassThrough
-
-
-def build(api, s: Scenario, layer_cls, shape=(inputs.CHANNELS,), **extra) -> dict[str, Any]:
-    """The layer and the objects around it: ``layer``, ``inner``, ``outer``.
-
-    ``api`` is the Keras module (``keras`` or ``tf_keras``); ``shape`` the
-    per-sample input shape (with its time axis for ``time_distributed``,
-    whose layer is built on one timestep's shape); ``extra`` more constructor arguments.
-    """
-    bn = layer_cls(**{**layer_kwargs(api.initializers.Constant, s.frozen == "layer_ctor"), **extra})
-    bn.build((None, *(shape[1:] if s.model in SEQUENCE_MODELS else shape)))
-    objs: dict[str, Any] = {"layer": bn}
-    x = api.Input(shape) if s.model != "layer" else None
-    if s.model == "sequential":
-        objs["outer"] = api.Sequential([x, bn])
-    elif s.model in ("functional", "node_training_false", "node_training_true"):
-        kw = {"training": s.model.endswith("true")} if s.model.startswith("node_") else {}
-        objs["outer"] = api.Model(x, bn(x, **kw))
-    elif s.model in ("subclassed", "subclassed_training_false"):
-        objs["outer"] = holder_class(api.Model, False if s.model.endswith("false") else None)(bn)
-        objs["outer"].build((None, *shape))
-    elif s.model in ("nested", "base_training_false"):
-        xi = api.Input(shape)
-        inner = api.Model(xi, bn(xi), name="inner")
-        kw = {"training": False} if s.model == "base_training_false" else {}
-        objs["inner"], objs["outer"] = inner, api.Model(x, inner(x, **kw))
-    elif s.model in ("wrapped", "time_distributed"):
-        inner = wrapper_class(api.layers.Layer)(bn) if s.model == "wrapped" else api.layers.TimeDistributed(bn)
-        objs["inner"], objs["outer"] = inner, api.Model(x, inner(x))
-    elif s.model == "after_default_training_true":
-        objs["outer"] = api.Model(x, bn(pass_through_class(api.layers.Layer)()(x)))
-    return objs
 
 
 def freeze_import_garbage() -> None:
@@ -210,29 +114,6 @@ def variable_dtypes(bn) -> str:
     return ", ".join(odd) or "float32"
 
 
-def outermost(objs):
-    return objs.get("outer", objs["layer"])
-
-
-def freeze_at_build(s: Scenario, objs) -> None:
-    if s.frozen in ("outer_then_layer", "unfrozen"):
-        outermost(objs).trainable = False
-
-
-def change(s: Scenario, objs) -> None:
-    """The scenario's ``trainable`` change, made at its ``when``."""
-    if s.frozen == "layer":
-        objs["layer"].trainable = False
-    elif s.frozen == "inner_model":
-        objs["inner"].trainable = False
-    elif s.frozen == "outer_model":
-        objs["outer"].trainable = False
-    elif s.frozen == "outer_then_layer":
-        objs["layer"].trainable = True
-    elif s.frozen == "unfrozen":
-        outermost(objs).trainable = True
-
-
 def training_kwargs(s: Scenario) -> dict[str, bool]:
     return {} if s.training == "none" else {"training": s.training == "true"}
 
@@ -240,17 +121,16 @@ def training_kwargs(s: Scenario) -> dict[str, bool]:
 class Runner:
     """Runs one path on the built objects, with the warm-up and change at ``when``.
 
-    A driver subclasses it with ``compile()`` (sets ``self.capture``, a metric
-    keeping ``y_pred`` in ``value`` and counting calls in ``count``) and
-    ``make_function()`` (sets ``self.fn``, the traced call or training step).
+    A driver subclasses it with ``compile()`` and ``make_function()`` (sets
+    ``self.fn``, the traced call or training step).  Every path reads the BN's
+    output from the network's probe, never from the head's output.
     """
 
     def __init__(self, s: Scenario, objs, data: Data):
         self.s, self.objs = s, objs
         self.data = data
-        self.container = outermost(objs)
+        self.container = container(objs)
         self.kw = training_kwargs(s)
-        self.capture: Any = None
         self.fn: Optional[Callable] = None
 
     def compile(self) -> None:
@@ -290,18 +170,19 @@ class Runner:
             setup()
 
     def run(self, x) -> Optional[np.ndarray]:
-        """The observed path; returns the layer's output when the path reveals it."""
+        """The observed path; returns the BN's output on ``x`` as the probe after it recorded it."""
         p, c, y, b = self.s.path, self.container, self.data.y, self.data.batch_size
+        probe = self.objs["probe"]
+        probe.reset()
         if p == "call":
-            return np.asarray(c(x, **self.kw))
-        if p in ("call_graph", "custom_loop"):
-            return np.asarray(self.call_traced(x))
-        if p == "predict":
-            return np.asarray(c.predict(x, batch_size=b, verbose=0))
-        if p == "predict_on_batch":
-            return np.asarray(c.predict_on_batch(x))
-        self.capture.reset_state()
-        if p == "fit":
+            c(x, **self.kw)
+        elif p in ("call_graph", "custom_loop"):
+            self.call_traced(x)
+        elif p == "predict":
+            c.predict(x, batch_size=b, verbose=0)
+        elif p == "predict_on_batch":
+            c.predict_on_batch(x)
+        elif p == "fit":
             c.fit(x, y, batch_size=b, epochs=1, shuffle=False, verbose=0)
         elif p == "train_on_batch":
             c.train_on_batch(x, y)
@@ -309,9 +190,7 @@ class Runner:
             c.evaluate(x, y, batch_size=b, verbose=0)
         elif p == "test_on_batch":
             c.test_on_batch(x, y)
-        if float(np.asarray(self.capture.count)) < 1:
-            return None
-        return np.asarray(self.capture.value)
+        return probe.read()
 
 
 def perform(runner: Runner) -> Facts:
@@ -334,7 +213,7 @@ def perform(runner: Runner) -> Facts:
             error = format_error(e)
     with PHASES("read_back"):
         bn_vars = [id(v) for v in bn.weights]
-        model_trainable = [v for v in outermost(objs).trainable_weights if id(v) in bn_vars]
+        model_trainable = [v for v in runner.container.trainable_weights if id(v) in bn_vars]
         after, lists = state(bn), [weight_names(v) for v in (bn.trainable_weights, bn.non_trainable_weights,
                                                               model_trainable)]
         dtypes = variable_dtypes(bn)
@@ -348,19 +227,22 @@ SAVE_NAMES = {"keras": "model.keras", "h5": "model.h5", "tf": "model_savedmodel"
 
 
 def reload(api, objs, fmt: str, layer_cls) -> dict[str, Any]:
-    """Save the outer model in ``fmt``, load it back, and return the loaded model and its layer."""
+    """Save the outer model in ``fmt``, load it back, and return the loaded model, its layer, probe and head."""
     folder = tempfile.mkdtemp(prefix="bn-behaviour-")
     cls = layer_cls if isinstance(layer_cls, type) else type(objs["layer"])  # a --bn-layer factory: what it built
+    probe_cls = type(objs["probe"])
     try:
         path = os.path.join(folder, SAVE_NAMES[fmt])
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")  # the legacy formats warn on every save
             objs["outer"].save(path)
-            loaded = api.models.load_model(path, custom_objects={cls.__name__: cls}, compile=False)
+            loaded = api.models.load_model(path, custom_objects={cls.__name__: cls, "Probe": probe_cls},
+                                           compile=False)
     finally:
         shutil.rmtree(folder, ignore_errors=True)
-    layer = next(x for x in loaded.layers if isinstance(x, cls))
-    return {"layer": layer, "outer": loaded}
+    found = {name: next(x for x in loaded.layers if isinstance(x, kind))
+             for name, kind in (("layer", cls), ("probe", probe_cls), ("head", type(objs["head"])))}
+    return {**found, "outer": loaded}
 
 
 def run_case(api, s: Scenario, setup: Setup, layer_cls, runner_cls: type[Runner], clear: Callable[[], None],
@@ -383,7 +265,7 @@ def execute(api, s: Scenario, setup: Setup, layer_cls, runner_cls: type[Runner])
     """Build ``s`` as ``setup`` says, run it and read the facts back.  ``api`` is the Keras module."""
     with PHASES("build"):
         try:
-            objs = build(api, s, layer_cls, setup.data.shape, **setup.layer)
+            objs = build(api, s, layer_cls, setup.data, **setup.layer)
             state(objs["layer"])
         except Exception as e:  # noqa: BLE001  (a --bn-layer class that cannot be built: the case's observation)
             return unbuilt(format_error(e))

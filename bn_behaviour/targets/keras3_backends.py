@@ -7,7 +7,8 @@ user of each backend writes them.  :data:`TRACERS` maps a backend to
 ``(trace, train_step)``:
 
 * ``trace(container, kw)`` returns ``fn(x) -> output``;
-* ``train_step(container, kw)`` returns ``fn(x, y) -> output``, one SGD step.
+* ``train_step(container, kw, learning_rate, optimizer)`` returns ``fn(x, y) -> output``, one step of the
+  named ``keras.optimizers`` class (SGD unless a workflow names the guide's Adam).
 
 Both are built once (at "compile" time of the scenario) and may be called
 several times, so a function traced before a ``trainable`` change is reused
@@ -38,11 +39,11 @@ def _tf_trace(container, kw) -> Callable:
     return tf.function(lambda x: container(x, **kw))
 
 
-def _tf_train_step(container, kw, learning_rate: float = inputs.LEARNING_RATE) -> Callable:
+def _tf_train_step(container, kw, learning_rate: float = inputs.LEARNING_RATE, optimizer: str = "SGD") -> Callable:
     """One GradientTape step with ``optimizer.apply``, as the Keras guide writes it."""
     import tensorflow as tf
 
-    opt = keras.optimizers.SGD(learning_rate)
+    opt = getattr(keras.optimizers, optimizer)(learning_rate)
 
     @tf.function
     def step(x, y):
@@ -93,7 +94,7 @@ def _jax_trace(container, kw) -> Callable:
     return run
 
 
-def _jax_train_step(container, kw, learning_rate: float = inputs.LEARNING_RATE) -> Callable:
+def _jax_train_step(container, kw, learning_rate: float = inputs.LEARNING_RATE, optimizer: str = "SGD") -> Callable:
     """A jitted ``value_and_grad`` + ``optimizer.stateless_apply`` step (the Keras JAX guide's shape).
 
     The optimizer is built on the trainable variables of the moment, as the
@@ -101,7 +102,7 @@ def _jax_train_step(container, kw, learning_rate: float = inputs.LEARNING_RATE) 
     """
     import jax
 
-    opt = keras.optimizers.SGD(learning_rate)
+    opt = getattr(keras.optimizers, optimizer)(learning_rate)
     opt.build(container.trainable_variables)
 
     def loss_and_updates(trainable, non_trainable, x, y):
@@ -133,11 +134,11 @@ def _torch_trace(container, kw) -> Callable:
     raise NotImplementedError("call_graph is not run on the torch backend (see the target's `unsupported`)")
 
 
-def _torch_train_step(container, kw, learning_rate: float = inputs.LEARNING_RATE) -> Callable:
+def _torch_train_step(container, kw, learning_rate: float = inputs.LEARNING_RATE, optimizer: str = "SGD") -> Callable:
     """The Keras PyTorch guide's eager step: zero grads, backward, ``optimizer.apply`` under no_grad."""
     import torch
 
-    opt = keras.optimizers.SGD(learning_rate)
+    opt = getattr(keras.optimizers, optimizer)(learning_rate)
 
     def step(x, y):
         # Tensors, as a DataLoader yields them (torch - ndarray would go through NumPy).

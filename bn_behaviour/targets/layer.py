@@ -51,7 +51,7 @@ class LayerSpecError(Exception):
     """A ``--bn-layer`` / ``BN_BEHAVIOUR_LAYER`` value that cannot be used."""
 
 
-#: Constructor arguments the matrix itself passes (``targets.common.layer_kwargs``): never the consumer's.
+#: Constructor arguments the matrix itself passes (``targets.network.layer_kwargs``): never the consumer's.
 RESERVED = ("momentum", "epsilon", "gamma_initializer", "beta_initializer", "moving_mean_initializer",
             "moving_variance_initializer", "trainable")
 

@@ -15,7 +15,7 @@ from __future__ import annotations
 from typing import Callable
 
 from ..cases import inputs
-from ..cases.scenario import COMPILED_PATHS, Scenario
+from ..cases.scenario import COMPILED_PATHS, MODELS_WITH_INNER, SEQUENCE_MODELS, Scenario
 
 
 def command(target: str, s: Scenario, layer: str = "genuine") -> str:
@@ -25,64 +25,97 @@ def command(target: str, s: Scenario, layer: str = "genuine") -> str:
     return f"bn-behaviour observe --target {target} {axes}{extra}"
 
 
+#: The network around ``bn`` per model, as the driver builds it (``targets.network.build``): the BN, the
+#: probe that keeps its output, the trainable head; ``base`` is the object holding the BN where there is one.
+_PARTS = ("    def __init__(self):\n        super().__init__()\n"
+          "        self.bn, self.probe, self.head = bn, probe, head\n")
+_HOLDER = (
+    "class Holder(keras.Model):\n" + _PARTS +
+    "    def call(self, x, training=None):\n        return self.head(self.probe(self.bn(x, training={})))\n"
+    "model = Holder()\nmodel.build((None, *x.shape[1:]))"
+)
+#: A functional model: the input, the features (the BN's output, made by ``{}``), the head on them.
+_FUNCTIONAL = ("inputs = keras.Input(x.shape[1:])\nfeatures = {}\n"
+               "model = keras.Model(inputs, head(probe(features)))")
+#: The inner model of ``nested`` and ``base_training_false``: the fine-tuning guide's base.
+_BASE = "xi = keras.Input(x.shape[1:])\nbase = keras.Model(xi, bn(xi))\n"
 _BUILD = {
-    "layer": "model = bn",
-    "sequential": "model = keras.Sequential([keras.Input((C,)), bn])",
-    "functional": "inp = keras.Input((C,))\nmodel = keras.Model(inp, bn(inp))",
-    "subclassed": (
-        "class Holder(keras.Model):\n"
-        "    def __init__(self, bn):\n        super().__init__()\n        self.bn = bn\n"
-        "    def call(self, x, training=None):\n        return self.bn(x, training=training)\n"
-        "model = Holder(bn)\nmodel.build((None, C))"
+    "layer": (
+        "class Chain(keras.layers.Layer):  # the bare layer and its trainable neighbour, chained by hand\n" + _PARTS +
+        "    def call(self, x, training=None):\n        return self.head(self.probe(self.bn(x, training=training)))\n"
+        "model = Chain()\nmodel.build((None, *x.shape[1:]))"
     ),
-    "nested": (
-        "xi = keras.Input((C,))\ninner = keras.Model(xi, bn(xi))\n"
-        "inp = keras.Input((C,))\nmodel = keras.Model(inp, inner(inp))"
-    ),
-    "base_training_false": (
-        "xi = keras.Input((C,))\ninner = keras.Model(xi, bn(xi))\n"
-        "inp = keras.Input((C,))\nmodel = keras.Model(inp, inner(inp, training=False))"
-    ),
-    "node_training_false": "inp = keras.Input((C,))\nmodel = keras.Model(inp, bn(inp, training=False))",
-    "node_training_true": "inp = keras.Input((C,))\nmodel = keras.Model(inp, bn(inp, training=True))",
-    "subclassed_training_false": (
-        "class Holder(keras.Model):\n"
-        "    def __init__(self, bn):\n        super().__init__()\n        self.bn = bn\n"
-        "    def call(self, x, training=None):\n        return self.bn(x, training=False)\n"
-        "model = Holder(bn)\nmodel.build((None, C))"
-    ),
+    "sequential": "model = keras.Sequential([keras.Input(x.shape[1:]), bn, probe, head])",
+    "functional": _FUNCTIONAL.format("bn(inputs)"),
+    "subclassed": _HOLDER.format("training"),
+    "nested": _BASE + _FUNCTIONAL.format("base(inputs)"),
+    "base_training_false": _BASE + _FUNCTIONAL.format("base(inputs, training=False)"),
+    "node_training_false": _FUNCTIONAL.format("bn(inputs, training=False)"),
+    "node_training_true": _FUNCTIONAL.format("bn(inputs, training=True)"),
+    "subclassed_training_false": _HOLDER.format("False"),
     "wrapped": (
         "class Wrapper(keras.layers.Layer):\n"
         "    def __init__(self, bn):\n        super().__init__()\n        self.bn = bn\n"
         "    def call(self, x):\n        return self.bn(x)\n"
-        "inner = Wrapper(bn)\ninp = keras.Input((C,))\nmodel = keras.Model(inp, inner(inp))"
+        "base = Wrapper(bn)\n" + _FUNCTIONAL.format("base(inputs)")
     ),
     "after_default_training_true": (
         "class PassThrough(keras.layers.Layer):\n"
-        "    def call(self, x, training=True):\n        return x\n"
-        "inp = keras.Input((C,))\nmodel = keras.Model(inp, bn(PassThrough()(inp)))"
+        "    def call(self, x, training=True):\n        return x\n" + _FUNCTIONAL.format("bn(PassThrough()(inputs))")
     ),
-    "time_distributed": (
-        "x, x_warm, y = x[:, None], x_warm[:, None], y[:, None]  # (batch, time=1, features)\n"
-        "inner = keras.layers.TimeDistributed(bn)\ninp = keras.Input((1, C))\nmodel = keras.Model(inp, inner(inp))"
-    ),
+    "time_distributed": "base = keras.layers.TimeDistributed(bn)\n" + _FUNCTIONAL.format("base(inputs)"),
 }
 
-_CHANGE = {
-    "layer": "bn.trainable = False",
-    "inner_model": "inner.trainable = False",
-    "outer_model": "model.trainable = False",
-    "outer_then_layer": "bn.trainable = True",
-    "unfrozen": "model.trainable = True",
-}
+#: The probe: an identity layer that keeps the output of what precedes it (the BN) in a variable,
+#: so every path, a compiled one included, shows the BN's own output (the model's is the head's).
+_PROBE = (
+    "class Probe(keras.layers.Layer):\n"
+    "    def __init__(self, shape):\n        super().__init__()\n"
+    "        self.value = self.add_weight(shape=shape, initializer='zeros', trainable=False, dtype='float32')\n"
+    "    def call(self, x):\n"
+    "        if x.shape[0] in (None, self.value.shape[0]):\n"
+    "            self.value.assign(keras.ops.cast(x, 'float32'))\n        return x\n"
+    "    def compute_output_shape(self, shape):\n        return shape\n"
+    "probe = Probe(x.shape)\n"
+    "head = keras.layers.Dense(C, kernel_initializer="
+    f"keras.initializers.GlorotUniform(seed={inputs.SEED}), dtype='float32')\n"
+    "head.build((None, *x.shape[1:]))"
+)
+
+
+def _base(s: Scenario) -> str:
+    """The name of what ``frozen=unfrozen`` freezes and unfreezes (``targets.network.base``)."""
+    return "base" if s.model in MODELS_WITH_INNER else _outermost(s)
+
+
+def _outermost(s: Scenario) -> str:
+    return "bn" if s.model == "layer" else "model"
+
+
+def _change(s: Scenario) -> str:
+    return {
+        "layer": "bn.trainable = False",
+        "inner_model": "base.trainable = False",
+        "outer_model": "model.trainable = False",
+        "outer_then_layer": "bn.trainable = True",
+        "unfrozen": f"{_base(s)}.trainable = True",
+    }.get(s.frozen, "")
+
+
+def _start(s: Scenario) -> str:
+    """The freeze made when the network is built (``targets.network.freeze_at_build``)."""
+    if s.frozen == "outer_then_layer":
+        return f"{_outermost(s)}.trainable = False\n"
+    return f"{_base(s)}.trainable = False\n" if s.frozen == "unfrozen" else ""
+
 
 _RUN = {
     "fit": "model.fit(x, y, batch_size=len(x), epochs=1, shuffle=False, verbose=0)",
     "train_on_batch": "model.train_on_batch(x, y)",
     "evaluate": "model.evaluate(x, y, batch_size=len(x), verbose=0)",
     "test_on_batch": "model.test_on_batch(x, y)",
-    "predict": "out = model.predict(x, batch_size=len(x), verbose=0)",
-    "predict_on_batch": "out = model.predict_on_batch(x)",
+    "predict": "model.predict(x, batch_size=len(x), verbose=0)",
+    "predict_on_batch": "model.predict_on_batch(x)",
 }
 
 
@@ -96,7 +129,7 @@ def _traced(s: Scenario) -> str:
     return (
         "opt = keras.optimizers.SGD(LR)\n@tf.function\ndef fn(x, y=y):\n"
         f"    with tf.GradientTape() as tape:\n        out = model(x{_kw(s)})\n"
-        "        loss = keras.ops.mean((out - y) ** 2)\n"
+        "        loss = keras.ops.mean((out - y) ** 2)  # the head's output\n"
         "    grads = tape.gradient(loss, model.trainable_weights)\n"
         "    opt.apply(grads, model.trainable_weights)\n    return out"
     )
@@ -108,10 +141,10 @@ def _steps(s: Scenario) -> list[str]:
         "model.compile(optimizer=keras.optimizers.SGD(LR), loss='mse')" if compiled else _traced(s)
     )
     warm = "model.fit(x_warm, y, batch_size=len(x), verbose=0)" if compiled else "fn(x_warm)"
-    chg = _CHANGE.get(s.frozen, "")
+    chg = _change(s)
     if s.path == "call":
-        return [chg, f"out = model(x{_kw(s)})"]
-    run = _RUN.get(s.path, "out = fn(x)")
+        return [chg, f"model(x{_kw(s)})"]
+    run = _RUN.get(s.path, "fn(x)")
     if s.when == "before_compile":
         return [chg, setup, run]
     steps = [setup]
@@ -123,6 +156,35 @@ def _steps(s: Scenario) -> list[str]:
     return steps + [run]
 
 
+def _timesteps(s: Scenario) -> str:
+    """``time_distributed``: the (batch, time, features) sequences of ``inputs.sequence_data``."""
+    if s.model not in SEQUENCE_MODELS:
+        return ""
+    later = ["[" + ", ".join(f"draw({inputs.SEED + 10 * t + k}, {m if k < 2 else 0.0}, {d if k < 2 else 1.0})"
+                             for k in range(3)) + "]"
+             for t, (m, d) in enumerate(zip(inputs.TIMESTEP_MEANS, inputs.TIMESTEP_STDS), start=1)]
+    return ("steps = [[x, x_warm, y], " + ", ".join(later) + "]  # one batch per timestep: x, x_warm, y\n"
+            "x, x_warm, y = (np.stack([step[i] for step in steps], axis=1) for i in range(3))\n")
+
+
+def without_probe(code: str) -> str:
+    """``code`` with every call of the probe taken out (what the network is without the instrument).
+
+    >>> without_probe("model = keras.Model(inputs, head(probe(bn(inputs))))")
+    'model = keras.Model(inputs, head(bn(inputs)))'
+    >>> without_probe("return self.head(self.probe(self.bn(x, training=False)))")
+    'return self.head(self.bn(x, training=False))'
+    """
+    for call in ("self.probe(", "probe("):
+        while (start := code.find(call)) >= 0:
+            depth, end = 1, start + len(call)
+            while depth:
+                depth += {"(": 1, ")": -1}.get(code[end], 0)
+                end += 1
+            code = code[:start] + code[start + len(call):end - 1] + code[end:]
+    return code
+
+
 def snippet(target: str, s: Scenario):
     """A standalone program that performs main-matrix scenario ``s`` on ``target`` (None where none is written)."""
     write = SNIPPETS.get(target)
@@ -132,12 +194,7 @@ def snippet(target: str, s: Scenario):
 def keras3_snippet(s: Scenario, backend: str = "tensorflow") -> str:
     """A standalone Keras 3 program that performs ``s`` and prints what happened."""
     ctor = "trainable=False, " if s.frozen == "layer_ctor" else ""
-    start = "model.trainable = False\n" if s.frozen in ("outer_then_layer", "unfrozen") else ""
     body = "\n".join(x for x in _steps(s) if x)
-    if s.path not in COMPILED_PATHS or s.path.startswith("predict"):
-        show = "print('output[0]', keras.ops.convert_to_numpy(out)[0].tolist())\n"
-    else:
-        show = ""
     return (
         f"# bn-behaviour scenario {s.id}\nimport os\nos.environ['KERAS_BACKEND'] = '{backend}'\n"
         "import numpy as np, keras, tensorflow as tf\n"
@@ -146,17 +203,73 @@ def keras3_snippet(s: Scenario, backend: str = "tensorflow") -> str:
         f".normal(mean, std, ({inputs.BATCH_SIZE}, C)).astype('float32')\n"
         f"x = draw({inputs.SEED}, {inputs.CHANNEL_MEANS}, {inputs.CHANNEL_STDS})\n"
         f"x_warm = draw({inputs.SEED + 1}, {inputs.CHANNEL_MEANS}, {inputs.CHANNEL_STDS})\n"
-        f"y = draw({inputs.SEED + 2}, 0.0, 1.0)\n"
+        f"y = draw({inputs.SEED + 2}, 0.0, 1.0)\n{_timesteps(s)}"
         "k = keras.initializers.Constant\n"
         f"bn = keras.layers.BatchNormalization({ctor}gamma_initializer=k({inputs.GAMMA}), "
         f"beta_initializer=k({inputs.BETA}))\nbn.build((None, C))\n"
-        f"{_BUILD[s.model]}\n{start}{body}\n{show}"
+        f"{_PROBE}\n{_BUILD[s.model]}\n{_start(s)}{body}\n"
+        "print('output[0]', probe.value.numpy()[0].tolist())  # the BN's output on the observed batch\n"
         "print('batch mean', x.mean(0).tolist(), 'batch var', x.var(0).tolist())\n"
         "for w in bn.weights:\n    print(w.name, w.numpy().tolist())\n"
         "print('trainable_weights', [w.name for w in bn.trainable_weights])\n"
     )
 
 
+#: TF1's freeze at ``when``: the scope it takes out of TRAINABLE_VARIABLES (``targets.tf1``), per frozen value.
+_TF1_FROZEN = {"layer": "{layer}", "inner_model": "outer/inner/", "outer_model": "outer/"}
+_TF1_TRAIN_OP = ("with tf.control_dependencies(update_ops):\n"
+                 "    train_op = v1.train.GradientDescentOptimizer(LR).minimize(loss)")
+
+
+def tf1_snippet(s: Scenario) -> str:
+    """A standalone TF1 graph program that performs ``s`` as ``targets.tf1`` does and prints what happened."""
+    nested = s.model == "nested"
+    layer = ("outer/inner/" if nested else "") + "batch_normalization/"
+    args = [f"training={s.training == 'true'}"] if s.training != "none" else []
+    args += ["trainable=False"] if s.frozen == "layer_ctor" else []
+    bn = (f"out = v1.layers.batch_normalization(images, {', '.join([*args, ''])}"
+          f"gamma_initializer=k({inputs.GAMMA}), beta_initializer=k({inputs.BETA}))")
+    head = ("head = v1.layers.dense(out, C, kernel_initializer="
+            f"v1.glorot_uniform_initializer(seed={inputs.SEED}), name='head')")
+    graph = (f"with v1.variable_scope('outer'):\n    with v1.variable_scope('inner'):\n        {bn}\n    {head}"
+             if nested else f"{bn}\n{head}")
+    if s.frozen in _TF1_FROZEN:
+        change = f"freeze('{_TF1_FROZEN[s.frozen].format(layer=layer)}')"
+    else:
+        change = "trainable.extend(base)" if s.frozen == "unfrozen" else ""
+    start = f"base = freeze('{'outer/inner/' if nested else layer}')" if s.frozen == "unfrozen" else ""
+    loop = s.path == "custom_loop"
+    first = s.when.startswith("after_fit")
+    steps = [start, "" if first else change, *([_TF1_TRAIN_OP] if loop else []),
+             "sess = v1.Session()\nsess.run(v1.global_variables_initializer())"]
+    if first:
+        steps += ["sess.run(train_op, {images: x_warm})  # the first training step", change,
+                  _TF1_TRAIN_OP if s.when.endswith("_recompile") else ""]
+    steps.append(f"value, _ = sess.run([out, {'train_op' if loop else 'update_ops'}], {{images: x}})")
+    draw = (f"draw = lambda seed, mean, std: np.random.default_rng(seed).normal(mean, std, ({inputs.BATCH_SIZE}, C))"
+            f".astype('float32').reshape({inputs.IMAGE_SHAPE})\n")
+    return (
+        f"# bn-behaviour scenario {s.id}\nimport os\nos.environ['TF_USE_LEGACY_KERAS'] = '1'\n"
+        "import numpy as np, tensorflow as tf\nv1 = tf.compat.v1\n"
+        "v1.disable_eager_execution()\nv1.reset_default_graph()\n"
+        f"C, LR = {inputs.CHANNELS}, {inputs.LEARNING_RATE}\n{draw}"
+        f"x = draw({inputs.SEED}, {inputs.CHANNEL_MEANS}, {inputs.CHANNEL_STDS})\n"
+        f"x_warm = draw({inputs.SEED + 1}, {inputs.CHANNEL_MEANS}, {inputs.CHANNEL_STDS})\n"
+        f"y = draw({inputs.SEED + 2}, 0.0, 1.0)\n"
+        "images = v1.placeholder(tf.float32, x.shape)\nk = v1.constant_initializer\n"
+        f"{graph}\nupdate_ops = v1.get_collection(v1.GraphKeys.UPDATE_OPS)\n"
+        "trainable = v1.get_collection_ref(v1.GraphKeys.TRAINABLE_VARIABLES)\n"
+        "def freeze(prefix):  # take a scope's variables out of TRAINABLE_VARIABLES; returns them\n"
+        "    removed = [v for v in trainable if v.name.startswith(prefix)]\n"
+        "    trainable[:] = [v for v in trainable if v not in removed]\n    return removed\n"
+        "loss = tf.reduce_mean(tf.square(head - y))  # the head's output\n"
+        + "\n".join(x for x in steps if x) + "\n"
+        "print('output[0]', value.reshape(-1, C)[0].tolist())  # the layer's output on the observed batch\n"
+        f"for v in v1.global_variables():\n    if v.name.startswith('{layer}'):\n"
+        "        print(v.name.split('/')[-1].split(':')[0], sess.run(v).reshape(-1).tolist())\n"
+    )
+
+
 #: The targets with a standalone snippet writer (tested against the driver by tests/test_repro.py):
 #: target -> function(scenario) -> code.
-SNIPPETS: dict[str, Callable[[Scenario], str]] = {"keras-tensorflow": keras3_snippet}
+SNIPPETS: dict[str, Callable[[Scenario], str]] = {"keras-tensorflow": keras3_snippet, "tf1": tf1_snippet}

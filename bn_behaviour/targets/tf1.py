@@ -6,11 +6,15 @@ nothing.  The function has no layer object, no model and no ``compile()``;
 what TF1 graph code does have, and how each axis maps onto it (the target's
 ``unsupported`` data says why every other value is excluded):
 
-* ``model=layer``: the function applied to the input placeholder.
+* ``model=layer``: the function applied to the input placeholder, then a
+  dense head (``tf.compat.v1.layers.dense``, scope ``head``) on its output.
   ``model=nested``: the same call inside ``variable_scope("outer")`` /
-  ``variable_scope("inner")``; the scopes are how TF1 code names a sub-network
-  (variables ``outer/inner/batch_normalization/gamma``), and freezing a
-  sub-network is done by scope (below).
+  ``variable_scope("inner")``, the head in ``outer`` beside ``inner``; the
+  scopes are how TF1 code names a sub-network (variables
+  ``outer/inner/batch_normalization/gamma``, ``outer/head/kernel``), and
+  freezing a sub-network is done by scope (below).  The head is what every
+  network has after its normalisation: a trainable neighbour that the loss
+  goes through, so a freeze of the layer leaves something to train.
 * ``frozen=layer_ctor``: ``trainable=False`` passed to the function (API:
   the variables are then not added to TRAINABLE_VARIABLES).
   ``frozen=layer`` / ``inner_model`` / ``outer_model``: the variables of the
@@ -23,6 +27,10 @@ what TF1 graph code does have, and how each axis maps onto it (the target's
   not a state that can change "after" anything, so the collection is what the
   driver changes.  ``frozen=layer`` is that freeze on the layer's own scope:
   the function returns a tensor, so no ``trainable`` attribute exists to set.
+  ``frozen=unfrozen``: the base (the layer's scope, or ``outer/inner``) leaves
+  the collection before the first train op is built and is put back at
+  ``when``: TF1's fine-tuning step (train the head, then a train op with the
+  base trainable again).
 * ``path=call_graph`` stays excluded: a TF1 call is already a graph run by
   ``Session.run``; the ``is_training`` placeholder idiom changes the form of
   ``training`` (a tensor fed at run time), which no ``training`` value names.
@@ -46,10 +54,10 @@ Paths:
       with tf.control_dependencies(update_ops):
           train_op = tf.compat.v1.train.GradientDescentOptimizer(LR).minimize(loss)
 
-  With no trainable variable in the graph (``trainable=False``, or the frozen
-  scope holding every variable) ``minimize()`` raises ``ValueError: No
-  variables to optimize.``; a TF1 user cannot build this train op at all, so
-  that error is the observation (no output, nothing run).
+  The loss is the head's.  Only a freeze of every variable the graph has
+  (``frozen=outer_model`` of ``model=nested``) leaves ``minimize()`` nothing:
+  it raises ``ValueError: No variables to optimize.``, and that error is the
+  observation (no output, nothing run).
 
 Weight lists are read from the graph collections at the end, restricted to the
 layer's variables: ``trainable_weights`` and ``model_trainable_weights`` are
@@ -97,6 +105,11 @@ SCOPE = "batch_normalization"
 MODEL_SCOPES = {"layer": (), "nested": ("outer", "inner")}
 #: The scope whose variables each later freeze removes from TRAINABLE_VARIABLES (None: the layer's own).
 FROZEN_SCOPE = {"layer": None, "inner_model": "outer/inner/", "outer_model": "outer/"}
+#: The base ``frozen=unfrozen`` takes out of TRAINABLE_VARIABLES before the first train op and puts back
+#: at ``when``, per model (None: the layer's own scope): the sub-network holding the layer, not the head.
+BASE_SCOPE = {"layer": None, "nested": "outer/inner/"}
+#: The head's scope: a dense layer on the layer's output, inside the outermost scope of the model.
+HEAD = "head"
 
 
 def batch_normalization_fn():
@@ -157,29 +170,55 @@ def _state(sess, variables: dict) -> dict[str, np.ndarray]:
 
 
 def apply_layer(s: Scenario, x):
-    """The function applied to ``x`` inside the model's variable scopes."""
+    """The function applied to ``x`` inside the model's variable scopes, then the head on its output
+    (outside the inner scope, inside the outer one): returns the layer's output and the head's."""
     batch_normalization = batch_normalization_fn()
+    scopes = MODEL_SCOPES[s.model]
     with contextlib.ExitStack() as stack:
-        for name in MODEL_SCOPES[s.model]:
+        for name in scopes:
             stack.enter_context(V1.variable_scope(name))
-        return batch_normalization(x, **layer_kwargs(s))
+        out = batch_normalization(x, **layer_kwargs(s))
+    with contextlib.ExitStack() as stack:
+        for name in scopes[:1]:
+            stack.enter_context(V1.variable_scope(name))
+        kernel = V1.glorot_uniform_initializer(seed=inputs.SEED)
+        return out, V1.layers.dense(out, inputs.CHANNELS, kernel_initializer=kernel, name=HEAD)
 
 
-def freeze(s: Scenario) -> None:
-    """``frozen=layer`` / ``inner_model`` / ``outer_model``: drop the scope's variables from TRAINABLE_VARIABLES."""
+def _drop(prefix: str) -> list:
+    """Remove the variables named ``prefix...`` from TRAINABLE_VARIABLES (COLL); returns what was removed."""
+    ref = V1.get_collection_ref(V1.GraphKeys.TRAINABLE_VARIABLES)
+    removed = [v for v in ref if v.name.startswith(prefix)]
+    ref[:] = [v for v in ref if not v.name.startswith(prefix)]
+    return removed
+
+
+def freeze_at_build(s: Scenario) -> list:
+    """``frozen=unfrozen``: the base leaves TRAINABLE_VARIABLES before any train op; returns its variables."""
+    if s.frozen != "unfrozen":
+        return []
+    return _drop(BASE_SCOPE[s.model] or layer_scope(s.model))
+
+
+def change(s: Scenario, base: list) -> None:
+    """The change made at ``when``: ``frozen=layer`` / ``inner_model`` / ``outer_model`` drop the scope's
+    variables from TRAINABLE_VARIABLES; ``unfrozen`` puts the base's back (COLL)."""
     if s.frozen in FROZEN_SCOPE:
-        prefix = FROZEN_SCOPE[s.frozen] or layer_scope(s.model)
-        ref = V1.get_collection_ref(V1.GraphKeys.TRAINABLE_VARIABLES)
-        ref[:] = [v for v in ref if not v.name.startswith(prefix)]
+        _drop(FROZEN_SCOPE[s.frozen] or layer_scope(s.model))
+    elif s.frozen == "unfrozen":
+        V1.get_collection_ref(V1.GraphKeys.TRAINABLE_VARIABLES).extend(base)
 
 
-def build_path(s: Scenario, out, update_ops: list) -> list:
-    """The fetches of the observed run; raises what TF1 raises while building them."""
+def build_path(s: Scenario, out, head, update_ops: list) -> list:
+    """The fetches of the observed run (the layer's output first); raises what TF1 raises while building them.
+
+    The loss is the head's, as in any network: the layer trains together with the head after it.
+    """
     if s.path == "call":
         return [out, update_ops]
     if s.path == "custom_loop":
         y = tf.constant(inputs.target().reshape(IMAGE_SHAPE))
-        loss = tf.reduce_mean(tf.square(out - y))
+        loss = tf.reduce_mean(tf.square(head - y))
         with tf.control_dependencies(update_ops):
             train_op = V1.train.GradientDescentOptimizer(inputs.LEARNING_RATE).minimize(loss)
         return [out, train_op]
@@ -201,15 +240,16 @@ def run(s: Scenario, setup: Setup, layer_cls=None) -> Facts:
     with warnings.catch_warnings(), graph.as_default():
         warnings.simplefilter("ignore")  # the function's deprecation warning
         ph = V1.placeholder(tf.float32, IMAGE_SHAPE, name="x")
-        out = apply_layer(s, ph)
+        out, head = apply_layer(s, ph)
         # API Note: gather the update ops after the layer is built.
         update_ops = V1.get_collection(V1.GraphKeys.UPDATE_OPS)
         prefix = layer_scope(s.model)
         variables = {_short(v): v for v in V1.global_variables() if v.name.startswith(prefix)}
+        base = freeze_at_build(s)
         if not first_step:
-            freeze(s)
+            change(s, base)
         try:
-            fetches = build_path(s, out, update_ops)
+            fetches = build_path(s, out, head, update_ops)
         except Exception as e:  # noqa: BLE001  (an error is a behaviour to record)
             error = format_error(e)
         init = V1.global_variables_initializer()
@@ -218,10 +258,10 @@ def run(s: Scenario, setup: Setup, layer_cls=None) -> Facts:
             try:
                 if first_step and fetches is not None:
                     sess.run(fetches, {ph: warm.reshape(IMAGE_SHAPE)})  # the first training step
-                    freeze(s)
+                    change(s, base)
                     if s.when.endswith("_recompile"):
-                        fetches = None  # a new train op, built after the freeze
-                        fetches = build_path(s, out, update_ops)
+                        fetches = None  # a new train op, built after the change
+                        fetches = build_path(s, out, head, update_ops)
             except Exception as e:  # noqa: BLE001  (an error is a behaviour to record)
                 error = format_error(e)
             before = _state(sess, variables)

@@ -33,7 +33,7 @@ common.freeze_import_garbage()
 
 
 class CaptureOutput(tf_keras.metrics.Metric):
-    """A metric that keeps the last ``y_pred`` so compiled paths reveal the layer's output."""
+    """A metric that keeps the last ``y_pred`` (the workflows read a model's output through it)."""
 
     def __init__(self, shape):
         super().__init__(name="capture_output")
@@ -54,9 +54,9 @@ class CaptureOutput(tf_keras.metrics.Metric):
             v.assign(tf.zeros_like(v))
 
 
-def _train_step(container, kw, learning_rate: float = inputs.LEARNING_RATE):
+def _train_step(container, kw, learning_rate: float = inputs.LEARNING_RATE, optimizer: str = "SGD"):
     """One GradientTape step with ``optimizer.apply_gradients``, as the tf_keras guide writes it."""
-    opt = tf_keras.optimizers.SGD(learning_rate)
+    opt = getattr(tf_keras.optimizers, optimizer)(learning_rate)
 
     @tf.function
     def step(x, y):
@@ -79,12 +79,7 @@ class Runner(common.Runner):
     """The shared ordering (bn_behaviour.targets.common) with tf_keras's compile and traced functions."""
 
     def compile(self):
-        self.capture = CaptureOutput(self.data.x.shape)
-        self.container.compile(
-            optimizer=tf_keras.optimizers.SGD(inputs.LEARNING_RATE),
-            loss="mse",
-            metrics=[self.capture],
-        )
+        self.container.compile(optimizer=tf_keras.optimizers.SGD(inputs.LEARNING_RATE), loss="mse")
 
     def make_function(self):
         if self.s.path == "custom_loop":

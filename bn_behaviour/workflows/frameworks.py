@@ -5,7 +5,8 @@ from __future__ import annotations
 import numpy as np
 
 from ..cases import inputs
-from ..targets.common import format_error, fresh_session, layer_kwargs, state
+from ..targets.common import format_error, fresh_session, state
+from ..targets.network import layer_kwargs
 
 __all__ = ["bn", "format_error", "keras_api", "numpy", "state"]
 
