@@ -54,14 +54,17 @@ VARIANTS = {
     "step=unfrozen-path=custom_loop": "after the frozen step, the base unfrozen and the whole model trained with "
     "a custom training step calling model(x, training=True).",
 }
-FIELDS = ("base_bn_stats", "base_weights", "head_weights", "error")
+FIELDS = ("base_bn_stats", "base_weights", "base_gamma", "base_beta", "head_weights", "error")
 IMAGE = (8, 8, inputs.CHANNELS)
 SAMPLES = 32
 #: The fine-tuning domain: the pre-training images times SCALE plus SHIFT.
 SCALE, SHIFT = 1.5, 2.0
 BN_STATS = ("moving_mean", "moving_variance")
-#: Learning rates: pre-training and the new head; the end-to-end step ("a very low learning rate").
-LR_HEAD, LR_FINE = 1e-2, 1e-4
+#: Learning rates of the guide's Adam: pre-training and the new head (Adam's default); the end-to-end step
+#: (the guide's ``Adam(1e-5)``, "a very low learning rate").
+LR_HEAD, LR_FINE = 1e-3, 1e-5
+#: The guide's optimiser, for fit() and for the custom training step alike.
+OPTIMIZER = "Adam"
 
 
 def exclusion(target, variant: str) -> Optional[str]:
@@ -70,7 +73,8 @@ def exclusion(target, variant: str) -> Optional[str]:
 
 def expected(target, variant: str) -> dict:
     frozen = variant.startswith("step=frozen")
-    return {"base_bn_stats": "identical", "base_weights": "identical" if frozen else "changed",
+    moved = "identical" if frozen else "changed"
+    return {"base_bn_stats": "identical", **dict.fromkeys(("base_weights", "base_gamma", "base_beta"), moved),
             "head_weights": "changed", "error": None}
 
 
@@ -97,8 +101,20 @@ def check_head_learns(variant, observed, exp) -> Optional[str]:
     return mismatch(observed, exp, "head_weights", "the head's weights")
 
 
+def check_gamma(variant, observed, exp) -> Optional[str]:
+    """The base's BatchNormalization gamma on its own: bit-identical while the base is frozen, trained once
+    it is unfrozen (inference mode keeps the statistics, not the trainable weights)."""
+    return mismatch(observed, exp, "base_gamma", "the base's gamma")
+
+
+def check_beta(variant, observed, exp) -> Optional[str]:
+    """beta likewise."""
+    return mismatch(observed, exp, "base_beta", "the base's beta")
+
+
 CHECKS = {"no_error": check_no_error, "bn_statistics_kept": check_bn_statistics_kept,
-          "base_weights": check_base_weights, "head_learns": check_head_learns}
+          "base_weights": check_base_weights, "gamma": check_gamma, "beta": check_beta,
+          "head_learns": check_head_learns}
 
 
 def images() -> tuple[np.ndarray, np.ndarray]:
@@ -127,7 +143,7 @@ def observe(target, variant: str):
     feat = api.layers.GlobalAveragePooling2D()(api.layers.ReLU()(norm(api.layers.Conv2D(4, 3, padding="same")(inp))))
     base = api.Model(inp, feat, name="base")
     pre = api.Model(inp, api.layers.Dense(1)(base(inp)))
-    pre.compile(optimizer=api.optimizers.SGD(LR_HEAD), loss="mse")
+    pre.compile(optimizer=getattr(api.optimizers, OPTIMIZER)(LR_HEAD), loss="mse")
     pre.fit(x, y, batch_size=inputs.BATCH_SIZE, epochs=1, shuffle=False, verbose=0)
     # The guide: freeze, call with training=False, a new head.
     base.trainable = False
@@ -144,15 +160,18 @@ def observe(target, variant: str):
                 base.trainable = True  # the guide's second step: unfreeze, compile again, low learning rate
             base_before = _values(base.weights)
             stats_before, head_before = _values([getattr(norm, k) for k in BN_STATS]), _values(head.weights)
+            affine_before = _values([norm.gamma, norm.beta])
             _train(api, driver, model, x_new, y, custom, LR_FINE if variant.startswith("step=unfrozen") else LR_HEAD)
         except Exception as e:  # noqa: BLE001  (an error is a behaviour to record)
             error = format_error(e)
     if error:
-        return {"base_bn_stats": "n/a", "base_weights": "n/a", "head_weights": "n/a", "error": error}, error
+        return {**dict.fromkeys(FIELDS, "n/a"), "error": error}, error
     stats_after = _values([getattr(norm, k) for k in BN_STATS])
     weights = [v for v in base.weights if not any(v is getattr(norm, k) for k in BN_STATS)]
     before_w = [b for v, b in zip(base.weights, base_before) if any(v is w for w in weights)]
+    gamma, beta = _values([norm.gamma, norm.beta])
     observed = {"base_bn_stats": _same(stats_before, stats_after), "base_weights": _same(before_w, _values(weights)),
+                "base_gamma": _same(affine_before[:1], [gamma]), "base_beta": _same(affine_before[1:], [beta]),
                 "head_weights": _same(head_before, _values(head.weights)), "error": None}
     numbers = (f"moving mean {np.round(stats_before[0], 5).tolist()} -> {np.round(stats_after[0], 5).tolist()}; "
                f"moving variance {np.round(stats_before[1], 5).tolist()} -> {np.round(stats_after[1], 5).tolist()}")
@@ -162,9 +181,9 @@ def observe(target, variant: str):
 def _train(api, driver, model, x, y, custom: bool, learning_rate: float) -> None:
     """One epoch: compile and fit(), or a custom training step calling ``model(x, training=True)``."""
     if not custom:
-        model.compile(optimizer=api.optimizers.SGD(learning_rate), loss="mse")
+        model.compile(optimizer=getattr(api.optimizers, OPTIMIZER)(learning_rate), loss="mse")
         model.fit(x, y, batch_size=inputs.BATCH_SIZE, epochs=1, shuffle=False, verbose=0)
         return
-    step = driver.train_step(model, {"training": True}, learning_rate)
+    step = driver.train_step(model, {"training": True}, learning_rate, OPTIMIZER)
     for i in range(0, len(x), inputs.BATCH_SIZE):
         step(x[i:i + inputs.BATCH_SIZE], y[i:i + inputs.BATCH_SIZE])
