@@ -29,6 +29,7 @@ from .targets import TARGETS, Target, TargetError, require, resolve
 from .targets.layer import LayerSpecError, parse_kwargs
 from .targets.layer import describe as describe_layer
 from .targets.layer import load as load_layer
+from .targets.network import HARNESS
 from .timing import PHASES
 
 XFAIL_MODES = ("strict", "lenient", "skip")
@@ -116,7 +117,8 @@ class Session:
     def report(self) -> dict:
         return {
             "format": FORMAT,
-            "suite": {"name": "bn-behaviour", "version": __version__, "git_revision": git_revision()},
+            "suite": {"name": "bn-behaviour", "version": __version__, "git_revision": git_revision(),
+                      "harness": HARNESS},
             "layer": describe_layer(self.layer),
             "options": {
                 "bn_target": self.target.name,

@@ -12,6 +12,7 @@ from bn_behaviour.history import Version, ranges, render, store, versions
 from bn_behaviour.report.documents import row_link
 from bn_behaviour.rules import RULES
 from bn_behaviour.rules.recipes import RECIPES
+from bn_behaviour.targets.network import HARNESS
 
 ROOT = Path(__file__).resolve().parent.parent
 KT = "keras-tensorflow"
@@ -44,7 +45,8 @@ def _report(target=KT, version="3.0", rows=(), workflow=None, versions_=None):
     ids = {r["id"] for r in rows}
     cases = [*rows, *(_record(i) for i in FIRST if i not in ids)]
     impl = {KT: "keras", "tf_keras": "tf_keras"}[target]
-    return {"format": 1, "suite": {"name": "bn-behaviour", "version": "0.1.0", "git_revision": "abcdef0123"},
+    return {"format": 1, "suite": {"name": "bn-behaviour", "version": "0.1.0", "git_revision": "abcdef0123",
+                                   "harness": HARNESS},
             "target": {"name": target, "versions": versions_ or {impl: version, "numpy": "2.0"}},
             "cases": sorted(cases, key=lambda r: r["id"]), "fused_cases": [], "settings_cases": [],
             "workflow_cases": [workflow] if workflow else []}
@@ -223,3 +225,15 @@ def test_known_deviation_ranges_agree_with_every_stored_version():
         pytest.skip(f"the history store holds no version yet ({render.COMMAND})")
     found = ranges.disagreements(stored)
     assert not found, f"{len(found)} disagreements:\n" + "\n".join(d.line() for d in found)
+
+
+def test_a_session_of_an_earlier_harness_is_shown_and_not_compared(tmp_path):
+    """A report whose suite built its cases another way (no ``harness``: a lone layer, before issue 21) is
+    listed as awaiting a re-run and takes no part in the spans or the deviation ranges."""
+    old = _report(version="3.0.5")
+    del old["suite"]["harness"]
+    store.write([store.compact(old, _version(K30))], tmp_path)
+    [s] = store.load_all(tmp_path)
+    assert s.stale and not s.ran and s.harness == 1
+    assert render.environment_status(s).startswith("awaiting a re-run: measured with harness 1")
+    assert ranges.disagreements([s]) == []

@@ -37,12 +37,15 @@ def environment_status(s: Optional[Stored]) -> str:
     'not stored yet: no report'
     >>> environment_status(Stored("s", "l", "t", unavailable="no wheel for Python 3.11"))
     'unavailable: no wheel for Python 3.11'
-    >>> environment_status(Stored("s", "l", "t", {"keras": "3.0"}, {"git_revision": "0123456789"},
+    >>> environment_status(Stored("s", "l", "t", {"keras": "3.0"}, {"git_revision": "0123456789", "harness": 2},
     ...                           rows={"cases": {"a": {"status": "pass"}, "b": {"status": "fail"}}}))
     'ran: 1 pass, 1 fail (suite 0123456)'
     """
     if s is None:
         return "not stored yet: no report"
+    if s.stale:
+        return (f"awaiting a re-run: measured with harness {s.harness} (suite "
+                f"{(s.suite.get('git_revision') or '')[:7]}), whose rows are not today's; not compared")
     if not s.ran:
         return f"unavailable: {s.unavailable}"
     counts = Counter(r["status"] for r in s.records().values())

@@ -27,6 +27,7 @@ from typing import Iterable, Optional
 
 from ..matrices import MATRICES
 from ..targets import TARGETS
+from ..targets.network import HARNESS
 from . import Version, versions
 
 DATA = Path(__file__).with_name("data")
@@ -77,7 +78,8 @@ def compact(report: dict, version: Version) -> dict:
             rows.setdefault(key, {})[record["id"]] = _index(outcomes, _key(outcome))
     return {"format": FORMAT, "session": version.session, "line": version.line, "target": version.target,
             "versions": dict(sorted(report["target"].get("versions", {}).items())),
-            "suite": {k: report.get("suite", {}).get(k) for k in ("version", "git_revision")},
+            "suite": {**{k: report.get("suite", {}).get(k) for k in ("version", "git_revision")},
+                      "harness": report.get("suite", {}).get("harness", 1)},
             "observed": [json.loads(o) for o in observed], "deviations": [list(d) for d in deviations],
             "outcomes": [json.loads(o) for o in outcomes], "rows": rows}
 
@@ -209,8 +211,19 @@ class Stored:
     rows: dict = field(default_factory=dict)
 
     @property
+    def harness(self) -> int:
+        """How the suite that measured it built its cases (``targets.network.HARNESS``; 1 when not said)."""
+        return self.suite.get("harness", 1)
+
+    @property
+    def stale(self) -> bool:
+        """Measured by an earlier harness: its observations answer other questions than today's rows."""
+        return not self.unavailable and self.harness != HARNESS
+
+    @property
     def ran(self) -> bool:
-        return not self.unavailable
+        """Whether its observations count: it ran, with the current harness."""
+        return not self.unavailable and not self.stale
 
     def record(self, row_id: str) -> Optional[dict]:
         return next((r[row_id] for r in self.rows.values() if row_id in r), None)

@@ -24,6 +24,12 @@ from ..cases import inputs
 from ..cases.inputs import Data
 from ..cases.scenario import SEQUENCE_MODELS, Scenario
 
+#: The generation of how the suite builds what it observes; reports record it (``suite.harness``) and the
+#: history compares only observations of the current one.  1: a lone BatchNormalization in every model,
+#: TimeDistributed on one timestep, SGD in the workflows (before issue 21); 2: every model a network
+#: (BN, probe, trainable head), three timesteps, the guide's Adam in the workflows.
+HARNESS = 2
+
 
 def layer_kwargs(constant, frozen_ctor: bool = False) -> dict[str, Any]:
     """The layer's constructor arguments: the starting values, the documented ``momentum`` and
