@@ -30,7 +30,7 @@ from .report.run import QUICK_OUT
 from .report.run import main as report_main
 from .rules.deviations import find
 from .stdout_guard import stdout_to_stderr
-from .targets import TargetError, _dist_version, require
+from .targets import TargetError, _dist_version, repro, require, resolve
 from .targets.layer import LayerSpecError, load, parse_kwargs
 from .workflows import WorkflowCase
 
@@ -103,8 +103,24 @@ def _observed(case, target_name, layer_spec, layer_kwargs) -> tuple:
     return target, matrix_of(case).observe(target, case, layer)
 
 
+def _code(case, target_name) -> int:
+    """``observe --code``: print the row's standalone program (what its driver runs) without running it."""
+    target = resolve(target_name)
+    why = why_not(target, case)
+    if why:
+        raise UsageError(f"{case.id} is not in the {target.name} {matrix_of(case).name} matrix: {why}")
+    code = repro.snippet(target.name, case) if isinstance(case, Scenario) else None
+    if code is None:
+        raise UsageError(f"no standalone program is written for {case.id} on {target.name}; programs exist for "
+                         f"main-matrix rows on {', '.join(repro.SNIPPETS)}")
+    print(code, end="")
+    return 0
+
+
 def _observe(args) -> int:
     case = _case(args)
+    if args.code:
+        return _code(case, args.target)
     target, result = _run(case, args.target, args.layer, args.layer_kwargs)
     entry = find(known_deviations(target), case)
     out = {
@@ -206,6 +222,8 @@ def parser() -> argparse.ArgumentParser:
     o.add_argument("--setting", default=None, help="a settings-matrix layer setting (bn_behaviour/setting.py)")
     o.add_argument("--precision", default=None, help="float32, mixed_float16 or mixed_bfloat16 (settings matrix)")
     o.add_argument("--json", action="store_true", help="print the observation as one JSON object (for machines)")
+    o.add_argument("--code", action="store_true", help="print the row's standalone program (the network, the "
+                   "freeze, the path: what the row runs, to paste into a bug report) and exit without running it")
     o.set_defaults(func=_observe)
     w = sub.add_parser("workflow", help="run one workflow case (bn_behaviour/workflows) and print what it did "
                        "against its rule")

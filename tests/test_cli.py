@@ -145,3 +145,16 @@ def test_a_reader_that_stops_early_ends_the_command_quietly(tmp_path):
               f"sys.exit(main(['disagree', {str(tmp_path / 'behaviour.json')!r}]))\n")
     proc = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True)
     assert (proc.returncode, proc.stderr) == (0, ""), proc.stderr
+
+
+def test_code_prints_the_row_program_without_running_it(capsys):
+    """``observe --code`` prints the row's standalone program (the one tests/test_repro.py checks against the
+    driver) without running it; a target without a program writer is one line."""
+    row = "nested-frozen=inner_model-when=before_compile-path=custom_loop-training=true"
+    assert cli.main(["observe", "--target", "keras-tensorflow", "--id", row, "--code"]) == 0
+    code = capsys.readouterr().out
+    assert code.startswith(f"# bn-behaviour scenario {row}") and "base.trainable = False" in code
+    compile(code, row, "exec")
+    assert cli.main(["observe", "--target", "keras-jax", "--id", row, "--code"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and "no standalone program is written" in err
