@@ -178,9 +178,9 @@ def fine_tuning_md(merged: dict) -> str:
                     " implementation really does, linked to the row of the table that shows it. \"Works\""
                     " means the outcome the recipe wants (usually: inference mode, moving statistics and"
                     " gamma/beta unchanged). Each recipe's code is the code its row runs (`bn-behaviour observe"
-                    " --id ROW --code` prints all of it), less the probe that reads the BatchNormalization's own output:"
-                    " every row's network is the BatchNormalization (`bn`, inside the `base` where the code names"
-                    " one), then a trainable Dense `head`, so a frozen base always leaves the head to train;"
+                    " --id ROW --code` prints all of it), less the probe that reads the BatchNormalization's own"
+                    " output: every row's network is the BatchNormalization (`bn`, inside the `base` where the code"
+                    " names one), then a trainable Dense `head`, so a frozen base always leaves the head to train;"
                     " `inputs` is the `keras.Input`, `x` and `y` the seeded batch and targets.")
     lines += ["At a glance (details and the code below):", "", *glance.markdown(merged)]
     lines.append("")
