@@ -22,16 +22,15 @@ def main() -> None:
     p.add_argument("--ids", required=True, help="file with one scenario ID per line")
     args = p.parse_args()
     start = time.perf_counter()
-    from bn_behaviour.cases.scenario import Scenario
+    from bn_behaviour.cases.scenario import Scenario, data
     from bn_behaviour.targets import require
     from bn_behaviour.targets.common import Setup
 
     target = require(args.target)
     driver = target.load_driver()
     scenarios = [Scenario.from_id(i) for i in Path(args.ids).read_text().split()]
-    setup = Setup()  # the main matrix's: flat batches, the starting values
     for s in scenarios:
-        driver.run(s, setup)
+        driver.run(s, Setup(data=data(s)))  # the main matrix's: each scenario's own batches, the starting values
     print(f"{len(scenarios)} scenarios in {time.perf_counter() - start:.1f} s")
 
 
