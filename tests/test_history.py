@@ -8,7 +8,7 @@ import pytest
 
 from bn_behaviour import cli
 from bn_behaviour.cases.scenario import Scenario, generate
-from bn_behaviour.history import Version, ranges, render, store, versions
+from bn_behaviour.history import Version, command, ranges, render, store, versions
 from bn_behaviour.report.documents import row_link
 from bn_behaviour.rules import RULES
 from bn_behaviour.rules.recipes import RECIPES
@@ -237,3 +237,7 @@ def test_a_session_of_an_earlier_harness_is_shown_and_not_compared(tmp_path):
     assert s.stale and not s.ran and s.harness == 1
     assert render.environment_status(s).startswith("awaiting a re-run: measured with harness 1")
     assert ranges.disagreements([s]) == []
+    fresh = store.compact(_report(version="3.1.1"), _version(K31))
+    store.write([store.compact(old, _version(K30)), fresh], tmp_path)
+    entries = command.row_entries(store.load_all(tmp_path), FROZEN_FIT)
+    assert [(e["session"], e["status"]) for e in entries] == [(K30, "awaiting a re-run"), (K31, "pass")]

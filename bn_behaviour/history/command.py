@@ -60,6 +60,11 @@ def row_entries(sessions: list[Stored], row_id: str, target: str | None = None) 
     for s in sessions:
         if s.target not in targets or (s.ran and not s.record(row_id)):
             continue
+        if s.stale:  # its rows were built another way: shown as waiting, never as an observation
+            out.append({"session": s.session, "target": s.target, "versions": s.versions, "observed": None,
+                        "status": "awaiting a re-run", "violated": [], "deviation": None,
+                        "cell": f"measured with harness {s.harness}, not comparable"})
+            continue
         r = s.record(row_id) or {}
         out.append({"session": s.session, "target": s.target, "versions": s.versions,
                     "observed": r.get("observed"), "status": r.get("status", "unavailable"),
