@@ -63,7 +63,12 @@ def test_version_ranges(spec, version, applies):
     ({"observed": {"speed": "fast"}}, "unknown observed field"),
     ({"reason": ""}, "has no 'reason'"),
     ({"versions": "three"}, "bad versions"),
-], ids=["source-not-link", "bad-value", "bad-axis", "bad-field", "no-reason", "bad-versions"])
+    ({"version": ">=99"}, r"unknown key 'version' \(did you mean 'versions'\?\)"),
+    ({"reasons": "r"}, r"unknown key 'reasons' \(did you mean 'reason'\?\)"),
+    ({"versions": 3}, "versions must be a string, got int"),
+    ({"observed": "inference"}, "observed must be a table of fields"),
+], ids=["source-not-link", "bad-value", "bad-axis", "bad-field", "no-reason", "bad-versions", "typo-versions",
+        "typo-reason", "versions-not-string", "observed-not-table"])
 def test_bad_entries_name_the_problem(bad, message):
     with pytest.raises(dev.DeviationFileError, match=message):
         entry(**bad)
@@ -119,3 +124,11 @@ def test_unreadable_file_is_a_one_line_error(tmp_path):
     p.write_text("[[deviation]\n")
     with pytest.raises(dev.DeviationFileError, match="cannot read deviation file"):
         dev.load_file(p, vocabulary())
+
+
+def test_a_file_key_other_than_deviation_is_refused(tmp_path):
+    """A file whose entries are written [[deviations]] (or any other table) would load as no entry at all."""
+    path = tmp_path / "mine.toml"
+    path.write_text('[[deviations]]\nid = "x"\n')
+    with pytest.raises(dev.DeviationFileError, match=r"unknown key 'deviations' \(did you mean 'deviation'\?\)"):
+        dev.load_file(path, vocabulary())

@@ -241,3 +241,12 @@ def test_a_session_of_an_earlier_harness_is_shown_and_not_compared(tmp_path):
     store.write([store.compact(old, _version(K30)), fresh], tmp_path)
     entries = command.row_entries(store.load_all(tmp_path), FROZEN_FIT)
     assert [(e["session"], e["status"]) for e in entries] == [(K30, "awaiting a re-run"), (K31, "pass")]
+
+
+def test_a_typo_in_the_version_table_is_one_line(tmp_path):
+    """versions.toml refuses a key it does not know, naming the entry and the likely key."""
+    table = tmp_path / "versions.toml"
+    table.write_text('[[version]]\nsession = "s"\nline = "l"\ntarget = "keras-tensorflow"\ninstall = ["x"]\n'
+                     'why = "w"\nremoves = ["keras"]\n')
+    with pytest.raises(ValueError, match=r"\[\[version\]\] 's': unknown key 'removes' \(did you mean 'remove'\?\)"):
+        versions(table)

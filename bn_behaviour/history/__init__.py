@@ -10,10 +10,12 @@ stores the sessions' reports).
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from pathlib import Path
 
 import tomllib
+
+from ..rules.deviations import unknown_keys
 
 TABLE = Path(__file__).with_name("versions.toml")
 
@@ -38,5 +40,12 @@ def versions(path: Path = TABLE) -> list[Version]:
     >>> vs[0].session, vs[0].target, len({v.session for v in vs}) == len(vs)
     ('keras-3.0.5', 'keras-tensorflow', True)
     """
-    rows = tomllib.loads(path.read_text())["version"]
+    data = tomllib.loads(path.read_text())
+    known = [f.name for f in fields(Version)]
+    typo = unknown_keys(data, ("version",), str(path)) or next(
+        (t for i, r in enumerate(data.get("version", [])) if (t := unknown_keys(
+            r, known, f"{path}: [[version]] {r.get('session', i)!r}"))), None)
+    if typo:
+        raise ValueError(typo)
+    rows = data.get("version", [])
     return [Version(**{**r, "install": tuple(r["install"]), "remove": tuple(r.get("remove", ()))}) for r in rows]

@@ -25,6 +25,7 @@ True
 
 from __future__ import annotations
 
+import difflib
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
@@ -37,6 +38,30 @@ from packaging.version import InvalidVersion, Version
 
 class DeviationFileError(Exception):
     """A deviation file that cannot be used (a usage error naming the entry)."""
+
+
+#: The keys a ``[[deviation]]`` entry may have, and the keys of the file itself.
+ENTRY_KEYS = ("id", "match", "observed", "reason", "source", "versions")
+FILE_KEYS = ("deviation",)
+
+
+def unknown_keys(data: Mapping, known: Collection[str], where: str) -> Optional[str]:
+    """One line naming the first key of ``data`` that is not ``known`` (and the known key it is likely a
+    typo of), or None when every key is known.
+
+    >>> typo = unknown_keys({"id": "x", "version": ">=3"}, ENTRY_KEYS, "f.toml: deviation 'x'")
+    >>> print(typo)  # doctest: +NORMALIZE_WHITESPACE
+    f.toml: deviation 'x': unknown key 'version' (did you mean 'versions'?); known keys: id, match, observed, reason,
+    source, versions
+    >>> unknown_keys({"id": "x"}, ENTRY_KEYS, "f") is None
+    True
+    """
+    for key in data:
+        if key not in known:
+            close = difflib.get_close_matches(str(key), list(known), n=1, cutoff=0.6)
+            hint = f" (did you mean {close[0]!r}?)" if close else ""
+            return f"{where}: unknown key {key!r}{hint}; known keys: {', '.join(known)}"
+    return None
 
 
 Pattern = dict[str, tuple[str, ...]]
@@ -77,6 +102,14 @@ class Deviation:
     @classmethod
     def from_dict(cls, d: dict, origin: str, vocab: Vocabulary) -> "Deviation":
         where = f"{origin}: deviation {d.get('id', '?')!r}"
+        typo = unknown_keys(d, ENTRY_KEYS, where)
+        if typo:
+            raise DeviationFileError(typo)
+        for key in ("id", "reason", "source", "versions"):
+            if key in d and not isinstance(d[key], str):
+                raise DeviationFileError(f"{where}: {key} must be a string, got {type(d[key]).__name__}")
+        if "observed" in d and not isinstance(d["observed"], dict):
+            raise DeviationFileError(f"{where}: observed must be a table of fields, got {type(d['observed']).__name__}")
         for key in ("id", "match", "observed", "reason", "source"):
             if not d.get(key):
                 raise DeviationFileError(f"{where} has no {key!r}")
@@ -150,6 +183,9 @@ def load_file(path: Path | str, vocab: Vocabulary, origin: Optional[str] = None)
 
 
 def _entries(data: dict, origin: str, vocab: Vocabulary) -> list[Deviation]:
+    typo = unknown_keys(data, FILE_KEYS, origin)
+    if typo:
+        raise DeviationFileError(typo + " (each entry is a [[deviation]] table)")
     entries = [Deviation.from_dict(d, origin, vocab) for d in data.get("deviation", [])]
     ids = [d.id for d in entries]
     dupes = sorted({i for i in ids if ids.count(i) > 1})
