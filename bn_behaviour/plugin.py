@@ -217,9 +217,15 @@ def pytest_collection_modifyitems(config, items):
         return
     try:
         with open(path) as f:
-            ids = {line.strip() for line in f if line.strip() and not line.startswith("#")}
+            lines = [(n, line.strip()) for n, line in enumerate(f, 1) if line.strip() and not line.startswith("#")]
     except OSError as e:
         raise pytest.UsageError(f"--bn-ids: {e}") from None
+    for n, case_id in lines:  # a typo would select nothing, silently
+        try:
+            matrices.case_from_id(case_id)
+        except ValueError as e:
+            raise pytest.UsageError(f"--bn-ids {path}: line {n}: {e}") from None
+    ids = {case_id for _, case_id in lines}
     listed = {item.nodeid: case_id_of(item.nodeid) in ids for item in items}
     config.hook.pytest_deselected(items=[item for item in items if not listed[item.nodeid]])
     items[:] = [item for item in items if listed[item.nodeid]]

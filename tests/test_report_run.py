@@ -160,12 +160,23 @@ def test_the_quick_selection_is_every_recipe_row_and_one_row_per_statement():
 
 def test_ids_select_cases_in_collection(pytester, tmp_path):
     ids = tmp_path / "ids.txt"
-    ids.write_text(f"# the quick answer\n{GUIDE}\n{OTHER}\nnot-a-case\n")
+    ids.write_text(f"# the quick answer\n{GUIDE}\n{OTHER}\n")
     pytester.makepyfile(test_matrix="from bn_behaviour.test_behaviour import test_behaviour\n")
     result = pytester.runpytest_subprocess("--collect-only", "-q", "-p", "no:cacheprovider", "-p", "no:xdist",
                                            "--bn-target", "keras-tensorflow", "--bn-ids", str(ids))
     collected = sorted(line.rsplit("::", 1)[-1] for line in result.outlines if "::" in line)
     assert collected == sorted(f"test_behaviour[{i}]" for i in (GUIDE, OTHER)), result.outlines
+
+
+def test_an_id_of_no_matrix_is_refused_naming_its_line(pytester, tmp_path):
+    """A typo in the IDs file would select nothing without a word: it is a one-line usage error."""
+    ids = tmp_path / "ids.txt"
+    ids.write_text(f"{GUIDE}\nnested-frozen=inner_model-when=before_compile-path=fitt-training=none\n")
+    pytester.makepyfile(test_matrix="from bn_behaviour.test_behaviour import test_behaviour\n")
+    result = pytester.runpytest_subprocess("--collect-only", "-q", "-p", "no:cacheprovider", "-p", "no:xdist",
+                                           "--bn-target", "keras-tensorflow", "--bn-ids", str(ids))
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    result.stderr.fnmatch_lines([f"ERROR: --bn-ids {ids}: line 2: *"])
 
 
 @pytest.mark.harness
