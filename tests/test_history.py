@@ -250,3 +250,14 @@ def test_a_typo_in_the_version_table_is_one_line(tmp_path):
                      'why = "w"\nremoves = ["keras"]\n')
     with pytest.raises(ValueError, match=r"\[\[version\]\] 's': unknown key 'removes' \(did you mean 'remove'\?\)"):
         versions(table)
+
+
+def test_a_stored_session_with_an_unknown_key_is_refused(tmp_path):
+    """A hand edit of a stored session (a misspelt key) is one line naming the file and the key."""
+    store.write([store.compact(_report(version="3.0.5"), _version(K30))], tmp_path)
+    path = tmp_path / f"{K30}.json"
+    data = json.loads(path.read_text())
+    data["version"] = data.pop("versions")
+    path.write_text(json.dumps(data))
+    with pytest.raises(store.StoreError, match=r"unknown key 'version' \(did you mean 'versions'\?\)"):
+        store.read(tmp_path)

@@ -26,6 +26,7 @@ from pathlib import Path
 from typing import Iterable, Optional
 
 from ..matrices import MATRICES
+from ..rules.deviations import unknown_keys
 from ..targets import TARGETS
 from ..targets.network import HARNESS
 from . import Version, versions
@@ -37,6 +38,9 @@ FORMAT = 1
 KEYS = tuple(m.cases_key for m in MATRICES.values())
 #: What an outcome holds, in order (each session file says so too).
 OUTCOME = ("observed", "status", "violated", "deviation", "fault")
+#: The keys a stored session file may have (:func:`compact`, :func:`stub`, :func:`write`).
+SESSION_KEYS = ("format", "session", "line", "target", "versions", "suite", "observed", "deviations", "outcomes",
+                "rows", "outcome_fields", "unavailable")
 #: A version string that names no release (``bn_behaviour.targets``' answer for a missing distribution).
 ABSENT = "not installed"
 
@@ -186,6 +190,9 @@ def read(folder: Path = DATA) -> list[dict]:
             s = json.loads(path.read_text())
             if not isinstance(s, dict) or s.get("session") != path.stem:
                 continue  # not a stored session
+            typo = unknown_keys(s, SESSION_KEYS, str(path))
+            if typo:
+                raise StoreError(typo)
             s.pop("outcome_fields", None)
             if "rows" in s:
                 s["rows"] = {key: {i: n for i, n in zip(ids[key], column) if n is not None}
