@@ -1,6 +1,6 @@
 """The matrices: each declared once here, and every later stage loops over this registry.
 
-A :class:`Matrix` joins the stages for one family of cases: its case type
+A :class:`Matrix` joins the stages for one kind of case: its case type
 (``bn_behaviour.cases``), its candidates and why a target excludes one, how it
 observes and judges one (a :class:`bn_behaviour.rules.result.Result`), and
 how it appears in reports and documents.  The pytest plugin, the public API,
