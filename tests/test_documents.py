@@ -35,7 +35,7 @@ def test_statements_name_a_source_real_checks_and_rows_of_their_rule():
     assert len({st.id for st in STATEMENTS}) == len(STATEMENTS)
     for st in STATEMENTS:
         assert st.source.startswith("https://") and set(st.checks) <= set(CHECKS), st.id
-        scenarios = [s for name, t in TARGETS.items() if t.rule == st.family for s in t.scenarios()]
+        scenarios = [s for name, t in TARGETS.items() if t.rule == st.rule for s in t.scenarios()]
         assert any(st.about(s) for s in scenarios), f"{st.id} is about no row"
 
 
@@ -48,7 +48,7 @@ def test_a_statement_is_broken_only_by_its_own_checks():
 
 def test_every_recipe_is_a_row_of_its_targets_matrix():
     for r in RECIPES:
-        assert any(r.row in {s.id for s in t.scenarios()} for t in TARGETS.values() if t.rule == r.family), r.id
+        assert any(r.row in {s.id for s in t.scenarios()} for t in TARGETS.values() if t.rule == r.rule), r.id
 
 
 @pytest.mark.parametrize("name", ["rules.md", "fine-tuning.md"])

@@ -45,6 +45,8 @@ def test_cases_follow_the_case_protocol(name):
 @pytest.mark.parametrize("name", MATRICES)
 def test_published_ids_still_exist_in_their_matrix(name):
     """Once published a row keeps its ID: every listed ID is still generated for some target."""
+    assert name in PUBLISHED, (f"matrix {name}: list the IDs it publishes in tests/published_{name}_ids.txt and name "
+                               "the file in PUBLISHED (docs/architecture.md, where to add a matrix)")
     published = (HERE / PUBLISHED[name]).read_text().split()
     current = {c.id for c in ALL[name]}
     assert published and not set(published) - current

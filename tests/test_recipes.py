@@ -12,7 +12,7 @@ from bn_behaviour.cases.scenario import Scenario
 from bn_behaviour.rules.recipes import RECIPES
 from bn_behaviour.targets.repro import SNIPPETS, without_probe
 
-#: The snippet writer that shows each rule family's rows.
+#: The snippet writer that shows each rule's rows.
 WRITERS = {"tf2": SNIPPETS["keras-tensorflow"], "tf1": SNIPPETS["tf1"]}
 
 
@@ -31,7 +31,7 @@ def _matches(recipe_line: str, line: str) -> bool:
 def test_recipe_code_is_what_its_row_runs(recipe):
     """Every line of the recipe stands in the row's code, in order: the verdict shown under the code is
     the verdict of that code, not of something near it."""
-    row = _lines(without_probe(WRITERS[recipe.family](Scenario.from_id(recipe.row))))
+    row = _lines(without_probe(WRITERS[recipe.rule](Scenario.from_id(recipe.row))))
     at = 0
     for wanted in _lines(recipe.code):
         found = next((i for i in range(at, len(row)) if _matches(wanted, row[i])), None)

@@ -1,4 +1,5 @@
-"""The JSON reports follow their written schema (bn_behaviour/report/schema.json, docs/report-format.md)."""
+"""The JSON reports follow their written schema (``report.format.schema()``: bn_behaviour/report/schema.json plus
+each matrix's keys from the registry; docs/report-format.md)."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ import pytest
 
 from bn_behaviour.cases.scenario import Scenario
 from bn_behaviour.matrices import MATRICES
+from bn_behaviour.report import format as format_module
 from bn_behaviour.report.format import FORMAT, merge, schema
 from bn_behaviour.rules.tf2 import expected
 
@@ -55,12 +57,24 @@ def test_the_schema_refuses_what_readers_could_not_read():
 
 
 def test_the_schema_requires_every_key_of_every_matrix():
-    """A new matrix in the registry must be added to schema.json (and to docs/report-format.md, below)."""
-    defs = schema()["$defs"]
+    """The keys a report holds per matrix are the registry's (``format.schema()`` adds them, schema.json holds
+    none): a report or a merge without one of them is refused, and each matrix's records are validated by the
+    definition it names (a layer matrix observes only fields ``layerObservation`` knows)."""
+    defs, per_target = schema()["$defs"], _per_target("keras-tensorflow")
+    merged = merge([per_target], {})
+    static = json.loads((Path(format_module.__file__).with_name("schema.json")).read_text())["$defs"]
     for m in MATRICES.values():
-        assert m.cases_key in defs["perTarget"]["required"], m.cases_key
-        assert m.rows_key in defs["merged"]["required"], m.rows_key
-        assert m.counts_key in defs["merged"]["properties"]["targets"]["items"]["allOf"][1]["required"], m.counts_key
+        assert m.cases_key not in static["perTarget"]["properties"] and m.rows_key not in static["merged"]["properties"]
+        assert _validate({k: v for k, v in per_target.items() if k != m.cases_key}), m.cases_key
+        assert _validate({k: v for k, v in merged.items() if k != m.rows_key}), m.rows_key
+        target = {k: v for k, v in merged["targets"][0].items() if k != m.counts_key}
+        assert _validate({**merged, "targets": [target]}), m.counts_key
+        assert defs["perTarget"]["properties"][m.cases_key]["items"] == {"$ref": f"#/$defs/{m.record_schema}"}
+        if m.record_schema == "layerCase":
+            assert m.observed_fields <= set(defs["layerObservation"]["properties"]), m.name
+    layer_record = {**per_target["cases"][0], "observed": {"mode": "training", "error": None}}
+    assert _validate({**per_target, "fused_cases": [layer_record]})  # a layer record lacking its fields
+    assert not _validate({**per_target, "workflow_cases": [layer_record]})  # facts of a workflow: any fields
 
 
 def test_the_written_format_names_every_key_of_every_matrix():

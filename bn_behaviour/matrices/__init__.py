@@ -1,13 +1,15 @@
 """The matrices: each declared once here, and every later stage loops over this registry.
 
-A :class:`Matrix` joins the stages for one family of cases: its case type
+A :class:`Matrix` joins the stages for one kind of case: its case type
 (``bn_behaviour.cases``), its candidates and why a target excludes one, how it
 observes and judges one (a :class:`bn_behaviour.rules.result.Result`), and
-how it appears in reports and documents.  The pytest plugin, the public API,
-the report merge, ``diff``, the documents, the page, the summary and the
-known deviations read :data:`MATRICES`; none of them asks which kind a case
-is.  Adding a matrix is one module here and one entry below (plus its
-``bn_behaviour/test_<name>.py`` entry point, whose test ID prefix is public).
+how it appears in reports (its keys, its records' schema), documents and
+pages.  The pytest plugin, the public API, the report merge and schema,
+``diff``, the documents, the page, the summary and the known deviations read
+:data:`MATRICES`; none of them asks which kind a case is.  Adding a matrix is
+its case type, one module here, one entry below and its
+``bn_behaviour/test_<name>.py`` entry point, whose test ID prefix is public
+(``docs/architecture.md``; ``tests/test_new_matrix.py`` adds one that way).
 
 >>> list(MATRICES)
 ['main', 'fused', 'settings', 'workflows']

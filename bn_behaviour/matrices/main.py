@@ -6,7 +6,7 @@ from functools import partial
 from typing import Any, Callable
 
 from ..cases.inputs import Data
-from ..cases.scenario import SEQUENCE_MODELS, TRAINING_PATHS, Scenario, all_combinations, data, exclusion_reason
+from ..cases.scenario import AXES, SEQUENCE_MODELS, TRAINING_PATHS, Scenario, all_combinations, data, exclusion_reason
 from ..rules import RULES, tf2
 from ..rules.observation import Params, classify, classify_statistics, describe_numbers
 from ..rules.result import Result
@@ -14,7 +14,7 @@ from ..targets import Target, repro
 from ..targets.common import Setup
 from ..targets.layer import describe as describe_layer
 from ..timing import PHASES
-from .matrix import OBSERVATION_FIELDS, Matrix
+from .matrix import OBSERVATION_FIELDS, Matrix, PageLayout
 
 
 def params(target: Target, s: Scenario, data: Data, fused_kernel: bool = False) -> Params:
@@ -58,6 +58,25 @@ def observe(target: Target, s: Scenario, layer_cls=None) -> Result:
     return judge_scenario(target, s, Setup(data=data(s)), layer_cls)
 
 
+def axes_text(s: Scenario, *axes: str) -> tuple[str, str]:
+    """A family's heading and intro from scenario axes: ``axis=value`` each, then what each value means.
+
+    >>> heading, intro = axes_text(Scenario("nested", "layer", "after_compile", "fit", "none"), "frozen", "when")
+    >>> heading
+    'frozen=layer, when=after_compile'
+    >>> intro
+    'frozen: layer.trainable = False; when: after compile(), without compiling again.'
+    """
+    values = {a: getattr(s, a) for a in axes}
+    return (", ".join(f"{a}={v}" for a, v in values.items()),
+            "; ".join(f"{a}: {AXES[a][v]}" for a, v in values.items()) + ".")
+
+
+def family(s: Scenario) -> str:
+    """The family of a scenario on its model's page: the rows that share the freeze and its moment."""
+    return f"{s.model}-frozen={s.frozen}-when={s.when}"
+
+
 MATRIX = Matrix(
     name="main",
     case_type=Scenario,
@@ -72,6 +91,15 @@ MATRIX = Matrix(
     candidates=all_combinations,
     excluded=excluded,
     observe=observe,
+    layout=PageLayout(
+        page=lambda s: s.model,
+        page_text=lambda model: (f"model={model}", f"the main matrix's rows with `model={model}`: "
+                                 f"{AXES['model'][model]}"),
+        family=family,
+        family_text=lambda s: axes_text(s, "frozen", "when"),
+        pattern="{}-…",
+        tables="one table per freeze and the moment it is made",
+    ),
     observed_fields=OBSERVATION_FIELDS | {"statistics"},
     annotate=annotate,
 )

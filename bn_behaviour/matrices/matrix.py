@@ -29,6 +29,37 @@ def _no_text(key: str) -> tuple[str, str]:
     return key, ""
 
 
+def axis_rank(case: Any) -> tuple[int, ...]:
+    """A case's place in the order its axes declare their values (the report sorts IDs alphabetically).
+
+    >>> from bn_behaviour.cases.scenario import Scenario
+    >>> axis_rank(Scenario("layer", "none", "before_compile", "call", "none"))
+    (0, 0, 0, 0, 0)
+    """
+    return tuple(list(type(case).AXES[axis]).index(value) for axis, value in case.axes().items())
+
+
+@dataclass(frozen=True)
+class PageLayout:
+    """Where a matrix's rows are published (``bn_behaviour.report.pages``): the page of each row under
+    ``docs/behaviour/`` and the *family* it is listed in there (one table per family, under its anchor)."""
+
+    #: The page a case is on: a file stem under ``behaviour/`` (no two matrices share a page).
+    page: Callable[[Any], str]
+    #: A page's title and what it holds.
+    page_text: Callable[[str], tuple[str, str]]
+    #: The family a case is listed in: the part of the ID its family shares, the family's anchor on its page.
+    family: Callable[[Any], str]
+    #: A family's heading and intro on its page (from any of its cases).
+    family_text: Callable[[Any], tuple[str, str]]
+    #: How the index shows a family's IDs: ``{}`` is the family, ``…`` what its rows vary.
+    pattern: str
+    #: What one table of a page holds.
+    tables: str
+    #: The order of the rows, hence of the families and pages (None: the report's).
+    rank: Optional[Callable[[Any], Any]] = axis_rank
+
+
 def id_command(target: str, case: Any, layer: str = "genuine") -> str:
     """The ``bn-behaviour observe --id`` line that runs any case alone."""
     extra = "" if layer == "genuine" else f" --layer {layer}"
@@ -62,6 +93,11 @@ class Matrix:
     excluded: Callable[[Target, Any], Optional[str]]
     #: Run one case on the real framework and judge it: ``observe(target, case, layer_cls) -> Result``.
     observe: Callable[[Target, Any, Any], Result]
+    #: Where its rows are published: the page and the family of each row.
+    layout: PageLayout
+    #: The ``$defs`` entry of ``report/schema.json`` its case records follow: ``layerCase`` (the observation
+    #: of one layer) or ``workflowCase`` (facts of its own, always with ``error``).
+    record_schema: str = "layerCase"
     #: Every field an observation of this matrix may have (what a known deviation may name).
     observed_fields: frozenset = OBSERVATION_FIELDS
     #: Why a ``--bn-layer`` class is not run here (None: it is).

@@ -14,7 +14,7 @@ from ..rules.result import Result
 from ..targets import Target, repro
 from ..targets.common import Setup
 from ..targets.layer import describe as describe_layer
-from .matrix import OBSERVATION_FIELDS, Matrix
+from .matrix import OBSERVATION_FIELDS, Matrix, PageLayout
 
 
 def excluded(target: Target, case: SettingCase):
@@ -92,6 +92,15 @@ MATRIX = Matrix(
     candidates=setting.all_cases,
     excluded=excluded,
     observe=observe,
+    layout=PageLayout(
+        page=lambda c: "settings",
+        page_text=lambda _: ("settings matrix", "the settings matrix: core scenarios with one layer setting"
+                             " under one precision policy"),
+        family=lambda c: f"setting={c.setting}",
+        family_text=lambda c: (f"setting={c.setting}", f"{SETTINGS[c.setting].description}."),
+        pattern="…-{}-…",
+        tables="one table per setting",
+    ),
     observed_fields=OBSERVATION_FIELDS | {"variable_dtypes"},
     annotate=annotate,
 )

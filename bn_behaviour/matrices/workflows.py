@@ -8,7 +8,7 @@ from .. import workflows
 from ..rules.result import Result
 from ..targets import Target
 from ..workflows import WorkflowCase
-from .matrix import Matrix
+from .matrix import Matrix, PageLayout
 
 
 def excluded(target: Target, case: WorkflowCase):
@@ -62,6 +62,16 @@ MATRIX = Matrix(
     candidates=workflows.all_cases,
     excluded=excluded,
     observe=observe,
+    layout=PageLayout(
+        page=lambda c: "workflows",
+        page_text=lambda _: ("workflows", "the workflow matrix: whole training setups around the layer"),
+        family=lambda c: f"workflow={c.workflow}",
+        family_text=lambda c: group_text(c.workflow),
+        pattern="{}-…",
+        tables="one table per workflow",
+        rank=None,  # the registry's order (a workflow's variants are not an axis with ordered values)
+    ),
+    record_schema="workflowCase",
     observed_fields=workflows.observed_fields(),
     layer_note="the workflow matrix observes the genuine layer (whole models are built, not one --bn-layer class)",
     cell_fields=(),

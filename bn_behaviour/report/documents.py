@@ -20,7 +20,6 @@ from ..matrices import MATRICES
 from ..rules import RULES
 from ..rules.recipes import RECIPES, Recipe
 from ..rules.rulebook import STATEMENTS, Statement
-from ..targets import TARGETS
 from ..workflows import NAMES, WorkflowCase, module
 from . import glance, grid, pages
 from .exclusions import exclusions_md
@@ -72,10 +71,6 @@ def behaviour_md(merged: dict) -> str:
     return "\n".join(lines) + "\n"
 
 
-def _family(target: dict) -> str:
-    return target.get("rule") or (TARGETS[target["name"]].rule if target["name"] in TARGETS else "tf2")
-
-
 def _cases(merged: dict, name: str) -> list[dict]:
     return [row["cases"][name] for row in merged["rows"] if name in row["cases"]]
 
@@ -104,11 +99,11 @@ def rules_md(merged: dict) -> str:
                     " holds on each target: a statement holds when none of its rows breaks it (known"
                     " deviations included).")
     for st in STATEMENTS:
-        targets = [t for t in merged["targets"] if st.applies_to(_family(t))]
+        targets = [t for t in merged["targets"] if st.applies_to(glance.rule_of(t))]
         if not targets:
             continue
         lines += [f'## <a id="{st.id}"></a>{st.id}', "", st.text, "",
-                  f"Source: <{st.source}> (rule `{st.family}`; checks: {', '.join(st.checks)}).", "",
+                  f"Source: <{st.source}> (rule `{st.rule}`; checks: {', '.join(st.checks)}).", "",
                   "| target | verdict |", "|---|---|"]
         lines += [f"| {t['name']} | {verdict(st, _cases(merged, t['name']))} |" for t in targets]
         lines.append("")
@@ -185,14 +180,14 @@ def fine_tuning_md(merged: dict) -> str:
     lines += ["At a glance (details and the code below):", "", *glance.markdown(merged)]
     lines.append("")
     for recipe in RECIPES:
-        targets = [t for t in merged["targets"] if recipe.applies_to(_family(t))]
+        targets = [t for t in merged["targets"] if recipe.applies_to(glance.rule_of(t))]
         if not targets:
             continue
         wanted = ", ".join(f"{k} {v}" for k, v in recipe.wanted.items())
-        documented = RULES[recipe.family](Scenario.from_id(recipe.row))
+        documented = RULES[recipe.rule](Scenario.from_id(recipe.row))
         says = _verdict(recipe, documented, cell({"observed": documented, "status": "pass"}))
         lines += [f'## <a id="{recipe.id}"></a>{recipe.title}', "", "```python", recipe.code, "```", "",
-                  f"Wanted: {wanted}. Row: {row_link(recipe.row)}. The documented rule (`{recipe.family}`)"
+                  f"Wanted: {wanted}. Row: {row_link(recipe.row)}. The documented rule (`{recipe.rule}`)"
                   f" says: {says}.", ""] + ([recipe.note, ""] if recipe.note else []) + [
                   "| target | what happens |", "|---|---|"]
         for t in targets:

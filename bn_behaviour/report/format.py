@@ -1,7 +1,8 @@
 """The JSON reports: their format version, their schema, the merge, and reading cases back.
 
-Two shapes, both described by ``schema.json`` beside this module (JSON Schema,
-draft 2020-12) and by ``docs/report-format.md``:
+Two shapes, both described by :func:`schema` (JSON Schema, draft 2020-12: ``schema.json``
+beside this module, what every report shares, plus each matrix's keys) and by
+``docs/report-format.md``:
 
 * a **per-target report** (``--bn-report``): ``format``, provenance (``suite``,
   ``layer``, ``options``), ``target`` and, per matrix, ``<prefix>cases``;
@@ -32,8 +33,27 @@ FORMAT = 1
 
 
 def schema() -> dict:
-    """The JSON Schema of both report shapes."""
-    return json.loads((resources.files("bn_behaviour") / "report" / "schema.json").read_text())
+    """The JSON Schema of both report shapes: ``schema.json`` (what every report shares) with each matrix's
+    keys added from the registry, its records following its ``record_schema`` definition.
+
+    >>> defs = schema()["$defs"]
+    >>> defs["perTarget"]["required"][-2:], defs["merged"]["properties"]["workflow_rows"]["items"]["required"]
+    (['settings_cases', 'workflow_cases'], ['id', 'cases'])
+    """
+    out = json.loads((resources.files("bn_behaviour") / "report" / "schema.json").read_text())
+    defs = out["$defs"]
+    counts = defs["merged"]["properties"]["targets"]["items"]["allOf"][1]
+    for m in MATRICES.values():
+        record = {"$ref": f"#/$defs/{m.record_schema}"}
+        row = {"type": "object", "required": ["id", "cases"],
+               "properties": {"id": {"type": "string"}, "cases": {"type": "object", "additionalProperties": record}},
+               "additionalProperties": False}
+        for node, key, value in ((defs["perTarget"], m.cases_key, {"type": "array", "items": record}),
+                                 (defs["merged"], m.rows_key, {"type": "array", "items": row}),
+                                 (counts, m.counts_key, {"$ref": "#/$defs/counts"})):
+            node["required"].append(key)
+            node["properties"][key] = value
+    return out
 
 
 def merge(reports: list[dict], skipped: dict[str, str]) -> dict:

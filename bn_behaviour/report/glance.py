@@ -15,8 +15,9 @@ from ..targets import TARGETS
 from .summary import FAULTS
 
 
-def family(target: dict) -> str:
-    """The rule a target of a merged report is judged by (older reports name none: the registry's)."""
+def rule_of(target: dict) -> str:
+    """The rule (a key of ``rules.RULES``) a target of a merged report is judged by (older reports name none:
+    the registry's)."""
     return target.get("rule") or (TARGETS[target["name"]].rule if target["name"] in TARGETS else "tf2")
 
 
@@ -38,7 +39,7 @@ def words(merged: dict, recipe: Recipe) -> dict[str, str]:
     """{target: its word for the recipe}; "" where the recipe is not about the target's rule or row."""
     out = {}
     for t in merged["targets"]:
-        case = find_case(merged, t["name"], recipe.row) if recipe.applies_to(family(t)) else None
+        case = find_case(merged, t["name"], recipe.row) if recipe.applies_to(rule_of(t)) else None
         if case is None:
             out[t["name"]] = ""
         else:

@@ -1,13 +1,13 @@
 """The published behaviour table: the index ``behaviour.md`` and the pages ``behaviour/<page>.md``.
 
 The whole table (:func:`bn_behaviour.report.documents.behaviour_md`, what ``bn-behaviour report``
-writes) is about 1 MB, too large to open; the docs split it.  Each matrix declares a
-:class:`Layout`: the page a row is published on (one per model of the main matrix, then one for
-the fused 4-D matrix, the settings matrix and the workflows) and the *family* it is listed in on
-that page (one table per family, under the family's anchor: for a model's page, the rows that
-share the freeze and its moment).  Where a row is published is a function of its ID alone
-(:func:`row_href`), so every document links a row straight at its page; a row keeps its full ID as
-its anchor there.
+writes) is about 1 MB, too large to open; the docs split it.  Each matrix declares how
+(``Matrix.layout``, a :class:`bn_behaviour.matrices.matrix.PageLayout`): the page a row is
+published on (one per model of the main matrix, then one for the fused 4-D matrix, the settings
+matrix and the workflows) and the *family* it is listed in on that page (one table per family,
+under the family's anchor: for a model's page, the rows that share the freeze and its moment).
+Where a row is published is a function of its ID alone (:func:`row_href`), so every document links
+a row straight at its page; a row keeps its full ID as its anchor there.
 
 The index keeps every row ID as an anchor, so a published ``behaviour.md#<ID>`` still lands: on
 its family's line, which shows the family as an ID pattern and links (one click) to the family's
@@ -19,12 +19,8 @@ the index past it.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable, Optional
 
-from ..cases.scenario import AXES
-from ..cases.setting import SETTINGS
 from ..matrices import MATRICES, case_from_id
 from .table import LAYER_FIELDS, LEGEND, header, table
 
@@ -36,95 +32,6 @@ FOLDER = "behaviour"
 GRID = "behaviour-grid.svg"
 #: The largest generated document, in bytes (tests check the committed ones).
 LIMIT = 250_000
-
-
-def _rank(case: Any) -> tuple[int, ...]:
-    """A case's place in the order its axes declare their values (the report sorts IDs alphabetically).
-
-    >>> from bn_behaviour.cases.scenario import Scenario
-    >>> _rank(Scenario("layer", "none", "before_compile", "call", "none"))
-    (0, 0, 0, 0, 0)
-    """
-    return tuple(list(type(case).AXES[axis]).index(value) for axis, value in case.axes().items())
-
-
-@dataclass(frozen=True)
-class Layout:
-    """How one matrix's rows are published."""
-
-    #: The page a case is on: a file stem under ``behaviour/``.
-    page: Callable[[Any], str]
-    #: A page's title and what it holds.
-    page_text: Callable[[str], tuple[str, str]]
-    #: The family a case is listed in: the part of the ID its family shares, the family's anchor on its page.
-    family: Callable[[Any], str]
-    #: A family's heading and intro on its page (from any of its cases).
-    family_text: Callable[[Any], tuple[str, str]]
-    #: How the index shows a family's IDs: ``{}`` is the family, ``…`` what its rows vary.
-    pattern: str
-    #: What one table of a page holds.
-    tables: str
-    #: The order of the rows, hence of the families and pages (None: the report's).
-    rank: Optional[Callable[[Any], Any]] = _rank
-
-
-def _axes(case: Any, *axes: str) -> tuple[str, str]:
-    """A family's heading and intro from scenario axes: ``axis=value`` each, then what each value means.
-
-    >>> from bn_behaviour.cases.scenario import Scenario
-    >>> heading, intro = _axes(Scenario("nested", "layer", "after_compile", "fit", "none"), "frozen", "when")
-    >>> heading
-    'frozen=layer, when=after_compile'
-    >>> intro
-    'frozen: layer.trainable = False; when: after compile(), without compiling again.'
-    """
-    values = {a: getattr(case, a) for a in axes}
-    return (", ".join(f"{a}={v}" for a, v in values.items()),
-            "; ".join(f"{a}: {AXES[a][v]}" for a, v in values.items()) + ".")
-
-
-def _family(s: Any) -> str:
-    return f"{s.model}-frozen={s.frozen}-when={s.when}"
-
-
-LAYOUTS: dict[str, Layout] = {
-    "main": Layout(
-        page=lambda s: s.model,
-        page_text=lambda model: (f"model={model}", f"the main matrix's rows with `model={model}`: "
-                                 f"{AXES['model'][model]}"),
-        family=_family,
-        family_text=lambda s: _axes(s, "frozen", "when"),
-        pattern="{}-…",
-        tables="one table per freeze and the moment it is made",
-    ),
-    "fused": Layout(
-        page=lambda c: "fused",
-        page_text=lambda _: ("fused 4-D matrix", "the fused 4-D matrix: main-matrix scenarios with `fused=True`"
-                             " on (N, H, W, C) images"),
-        family=lambda c: _family(c.core),
-        family_text=lambda c: _axes(c.core, "model", "frozen", "when"),
-        pattern="{}-…-input=4d",
-        tables="one table per model, freeze and the moment it is made",
-    ),
-    "settings": Layout(
-        page=lambda c: "settings",
-        page_text=lambda _: ("settings matrix", "the settings matrix: core scenarios with one layer setting"
-                             " under one precision policy"),
-        family=lambda c: f"setting={c.setting}",
-        family_text=lambda c: (f"setting={c.setting}", f"{SETTINGS[c.setting].description}."),
-        pattern="…-{}-…",
-        tables="one table per setting",
-    ),
-    "workflows": Layout(
-        page=lambda c: "workflows",
-        page_text=lambda _: ("workflows", "the workflow matrix: whole training setups around the layer"),
-        family=lambda c: f"workflow={c.workflow}",
-        family_text=lambda c: MATRICES["workflows"].group_text(c.workflow),
-        pattern="{}-…",
-        tables="one table per workflow",
-        rank=None,  # the registry's order (a workflow's variants are not an axis with ordered values)
-    ),
-}
 
 
 def row_href(case_id: str, folder: str = "") -> str:
@@ -142,7 +49,7 @@ def row_href(case_id: str, folder: str = "") -> str:
         matrix, case = case_from_id(case_id)
     except ValueError:
         return f"{folder}{INDEX}#{case_id}"
-    return f"{folder}{FOLDER}/{LAYOUTS[matrix.name].page(case)}.md#{case_id}"
+    return f"{folder}{FOLDER}/{matrix.layout.page(case)}.md#{case_id}"
 
 
 def row_link(case_id: str, folder: str = "") -> str:
@@ -156,7 +63,7 @@ def row_link(case_id: str, folder: str = "") -> str:
 
 def families(merged: dict, matrix) -> dict[str, dict[str, list]]:
     """A matrix's rows of ``merged`` as page -> family -> [(row, case)], in the layout's order."""
-    layout = LAYOUTS[matrix.name]
+    layout = matrix.layout
     out: dict[str, dict[str, list]] = {}
     rows = [(row, matrix.case_type.from_id(row["id"])) for row in merged.get(matrix.rows_key) or []]
     for row, case in sorted(rows, key=lambda rc: layout.rank(rc[1])) if layout.rank else rows:
@@ -189,7 +96,7 @@ def _sentence(text: str) -> str:
 
 def page_md(merged: dict, matrix, name: str, groups: dict[str, list]) -> str:
     """One page: what it holds and the way back to the index, then one table per family under its anchor."""
-    layout = LAYOUTS[matrix.name]
+    layout = matrix.layout
     title, about = layout.page_text(name)
     count = sum(map(len, groups.values()))
     lines = [f"# BatchNormalization behaviour: {title}", "",
@@ -224,10 +131,10 @@ def index_md(merged: dict, layout: dict[str, dict[str, dict[str, list]]]) -> str
     lines += [f"![Every scenario on every target: one cell each, coloured by mode; a white mark is a known deviation]"
               f"({GRID})", "", f"(Open [the picture]({GRID}) itself to click a cell through to its row.)", "",
               ORGANISATION, "", "Pages: " + " · ".join(
-        f"[{LAYOUTS[m.name].page_text(name)[0]}]({FOLDER}/{name}.md) ({sum(map(len, groups.values()))})"
+        f"[{m.layout.page_text(name)[0]}]({FOLDER}/{name}.md) ({sum(map(len, groups.values()))})"
         for m, name, groups in pages) + ".", ""]
     for matrix, name, groups in pages:
-        lay = LAYOUTS[matrix.name]
+        lay = matrix.layout
         title, about = lay.page_text(name)
         count = sum(map(len, groups.values()))
         lines += [f"## [{title}]({FOLDER}/{name}.md)", "", f"{_sentence(about)}; {_rows(count)}.", ""]

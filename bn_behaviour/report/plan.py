@@ -9,7 +9,7 @@ spare cores (fewer targets than cores) go where they save the most; :func:`simul
 
 A target's :class:`Work` is what its last run of the same kind here took, recorded in
 ``timings.tsv`` beside the reports (scaled by its case count), else :data:`COSTS`: declared
-seconds per case by backend family, measured on this project's 2-core machine.
+seconds per case by :func:`cost_key` (the target's rule or backend), measured on this project's 2-core machine.
 
 >>> measured = {"keras-tensorflow": 330, "tf1-keras": 370, "keras-torch": 110, "tf1": 80, "keras-jax": 300,
 ...             "tf_keras": 450}
@@ -54,7 +54,7 @@ class Cost:
     case: float  #: seconds per case, averaged over every matrix
 
 
-#: Per backend family (a target's rule when listed, else its backend): seconds before the first case ends
+#: Per :func:`cost_key` (a target's rule when listed, else its backend): seconds before the first case ends
 #: and seconds per case, from the all-target run on a quiet machine, 2026-11-30 (`bn-behaviour report`, 428 s):
 #: tf_keras 278 s for 2,060 cases, keras-tensorflow 212 s for 1,754, tf1-keras 168 s for 1,449, keras-jax
 #: 148 s for 1,751, keras-torch 38 s for 1,439, tf1 7 s for 72, each on one worker.
@@ -66,11 +66,11 @@ COSTS = {
 }
 
 
-def family(target: Target) -> str:
+def cost_key(target: Target) -> str:
     """The key of :data:`COSTS` for a target: its rule when the rule has its own cost, else its backend.
 
     >>> from bn_behaviour.targets import TARGETS
-    >>> family(TARGETS["tf1"]), family(TARGETS["tf1-keras"]), family(TARGETS["keras-torch"])
+    >>> cost_key(TARGETS["tf1"]), cost_key(TARGETS["tf1-keras"]), cost_key(TARGETS["keras-torch"])
     ('tf1', 'tensorflow', 'torch')
     """
     return target.rule if target.rule in COSTS else target.backend
@@ -78,7 +78,7 @@ def family(target: Target) -> str:
 
 def estimate(target: Target, cases: int, recorded: Optional[dict] = None) -> Work:
     """What one target's run of ``cases`` cases is expected to take: its recorded run (scaled to ``cases``),
-    else the declared cost of its family.
+    else the declared cost of its :func:`cost_key`.
 
     >>> from bn_behaviour.targets import TARGETS
     >>> estimate(TARGETS["keras-torch"], 1000)
@@ -90,7 +90,7 @@ def estimate(target: Target, cases: int, recorded: Optional[dict] = None) -> Wor
         start = min(recorded.get("start") or 0.0, recorded["seconds"])
         per_worker = SCALING * recorded["workers"] if recorded["workers"] > 1 else 1.0
         return Work(start, (recorded["seconds"] - start) * per_worker * cases / recorded["cases"])
-    cost = COSTS.get(family(target), COSTS["tensorflow"])
+    cost = COSTS.get(cost_key(target), COSTS["tensorflow"])
     return Work(cost.start, cost.case * cases)
 
 

@@ -24,7 +24,7 @@ FROZEN = {"mode": "inference", "moving_stats": "unchanged", "affine": "unchanged
 @dataclass(frozen=True)
 class Recipe:
     id: str  #: permanent anchor in docs/fine-tuning.md
-    family: str  #: the documented rule of the targets it is for (``Target.rule``)
+    rule: str  #: the documented rule of the targets it is for (``Target.rule``)
     title: str
     code: str
     row: str  #: the scenario ID that shows what happens
@@ -32,12 +32,12 @@ class Recipe:
     note: str = ""  #: what about the row's model a reader needs to know
 
     def applies_to(self, rule: str) -> bool:
-        """Whether the recipe is shown for targets judged by ``rule`` (its family, or one inheriting it).
+        """Whether the recipe is shown for targets judged by ``rule`` (its own, or one inheriting it).
 
         >>> RECIPES[0].applies_to("tf1-keras"), RECIPES[0].applies_to("tf1")
         (True, False)
         """
-        return rule == self.family or INHERITED.get(rule, (None,))[0] == self.family
+        return rule == self.rule or INHERITED.get(rule, (None,))[0] == self.rule
 
     def outcome(self, observed: dict) -> bool:
         """Whether an observation is what the recipe's user wants.

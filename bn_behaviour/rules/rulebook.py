@@ -7,7 +7,7 @@ section per statement).  A statement names its source, the rows it is about
 checks that decide it there.  On a target, it *holds* when none of those rows
 breaks one of those checks, whether or not a known deviation excuses the row.
 
->>> [r.id for r in STATEMENTS if r.family == "tf1"]  # doctest: +NORMALIZE_WHITESPACE
+>>> [r.id for r in STATEMENTS if r.rule == "tf1"]  # doctest: +NORMALIZE_WHITESPACE
 ['tf1-training-picks-statistics', 'tf1-trainable-keeps-batch-statistics', 'tf1-trainable-variables',
  'tf1-documented-usage-does-not-raise']
 >>> r = by_id("frozen-bn-runs-in-inference")
@@ -40,7 +40,7 @@ MODE = ("mode", "moving_stats")
 @dataclass(frozen=True)
 class Statement:
     id: str  #: permanent anchor in docs/rules.md
-    family: str  #: the documented rule it belongs to (``Target.rule``)
+    rule: str  #: the documented rule it belongs to (``Target.rule``)
     text: str
     source: str
     about: Callable[[Scenario], bool]
@@ -55,7 +55,7 @@ class Statement:
         True
         """
         inherits, replaced = INHERITED.get(rule, (None, ()))
-        return rule == self.family or (inherits == self.family and self.id not in replaced)
+        return rule == self.rule or (inherits == self.rule and self.id not in replaced)
 
     def verdict(self, cases: list[dict]) -> tuple[list[str], list[str]]:
         """(IDs of the rows this statement is about, IDs of those that break it).
@@ -74,7 +74,7 @@ class Statement:
         return rows, broken
 
 
-#: rule -> (the family whose statements it shares, the statement IDs it replaces with its own).
+#: rule -> (the rule whose statements it shares, the statement IDs it replaces with its own).
 INHERITED: dict[str, tuple[str, tuple[str, ...]]] = {"tf1-keras": (tf1_keras.INHERITS, tf1_keras.REPLACES)}
 
 
