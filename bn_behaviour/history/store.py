@@ -26,6 +26,7 @@ from pathlib import Path
 from typing import Iterable, Optional
 
 from ..matrices import MATRICES
+from ..report import reading
 from ..rules.deviations import unknown_keys
 from ..targets import TARGETS
 from ..targets.network import HARNESS
@@ -301,9 +302,9 @@ def refresh(reports: Path, folder: Path = DATA, failed: Optional[dict[str, str]]
             said.append(f"{v.session}: unavailable ({reason})")
         elif path.exists():
             try:
-                report = json.loads(path.read_text())
-            except (OSError, ValueError) as e:
-                raise StoreError(f"{path} is not a JSON report ({e})") from None
+                report = reading.load(path, reading.PER_TARGET)
+            except reading.ReportFileError as e:
+                raise StoreError(str(e)) from None
             sessions.append(compact(report, v))
             said.append(f"{v.session}: stored from {path}")
         elif v.session in old:
