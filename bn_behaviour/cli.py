@@ -19,10 +19,11 @@ from .cases.setting import SettingCase
 from .history.command import configure as history_configure
 from .history.command import main as history_main
 from .matrices import MATRICES, case_from_id, known_deviations, matrix_of, why_not
-from .report import documents, readme
+from .report import documents, reading, readme
 from .report.case_answer import answer, show
 from .report.changes import ReportError
 from .report.changes import main as diff_main
+from .report.clients import ClientsFileError
 from .report.clients import main as clients_main
 from .report.clients import stale as clients_stale
 from .report.disagreements import main as disagree_main
@@ -163,7 +164,10 @@ def _history(args) -> int:
 
 
 def _report(args) -> int:
-    return report_main(args)
+    try:
+        return report_main(args)
+    except reading.ReportFileError as e:  # --reuse of a file that is no report of this format
+        raise UsageError(str(e)) from None
 
 
 def _disagree(args) -> int:
@@ -174,14 +178,14 @@ def _disagree(args) -> int:
 
 
 def _docs(args) -> int:
-    try:
-        merged = json.loads(Path(args.source).read_text())
-        merged["rows"], merged["targets"]
-    except (OSError, ValueError, KeyError, TypeError) as e:
-        raise UsageError(f"{args.source} is not a merged behaviour.json from `bn-behaviour report` ({e})") from None
     folder = Path(args.out)
+    try:
+        merged = reading.load(args.source, reading.MERGED)
+        clients = clients_stale(folder) if args.check else []
+    except (reading.ReportFileError, ClientsFileError) as e:
+        raise UsageError(str(e)) from None
     if args.check:
-        stale = documents.stale(merged, folder) + clients_stale(folder) + readme.stale(merged, folder)
+        stale = documents.stale(merged, folder) + clients + readme.stale(merged, folder)
         for path in stale:
             print(f"{path} is stale: regenerate with `bn-behaviour docs {args.source} --out {folder}`")
         return 1 if stale else 0

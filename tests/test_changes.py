@@ -18,7 +18,8 @@ def _case(sid, mode="inference", status="pass", error=None, trainable=("beta", "
 
 
 def _report(path, name, cases, version="1"):
-    path.write_text(json.dumps({"target": {"name": name, "versions": {"keras": version}}, "cases": cases}))
+    path.write_text(json.dumps({"format": 1, "target": {"name": name, "versions": {"keras": version}},
+                                "cases": cases}))
     return str(path)
 
 
@@ -62,7 +63,8 @@ def test_two_single_target_reports_of_different_targets_are_compared(tmp_path):
 
 
 def test_merged_reports_are_read_per_target(tmp_path):
-    merged = {"targets": [{"name": "tf1", "versions": {}}], "rows": [{"id": IDS[0], "cases": {"tf1": _case(IDS[0])}}]}
+    merged = {"format": 1, "targets": [{"name": "tf1", "versions": {}}],
+              "rows": [{"id": IDS[0], "cases": {"tf1": _case(IDS[0])}}]}
     path = tmp_path / "behaviour.json"
     path.write_text(json.dumps(merged))
     cases, targets = load(str(path))

@@ -1,6 +1,7 @@
 """The third-party classes registry (bn_behaviour.clients), --bn-layer factories and --bn-layer-kwargs."""
 
 import json
+import sys
 from pathlib import Path
 from urllib.parse import urlparse
 
@@ -11,7 +12,7 @@ from bn_behaviour.clients import CLIENTS, subset
 from bn_behaviour.report.clients import render, summarise
 from bn_behaviour.rules.rulebook import STATEMENTS
 from bn_behaviour.targets import TARGETS
-from bn_behaviour.targets.layer import Bound, LayerSpecError, load, parse_kwargs
+from bn_behaviour.targets.layer import Bound, LayerSpecError, check_kwargs, load, parse_kwargs
 
 TARGET = "keras-tensorflow"
 CASE = Scenario("layer", "none", "before_compile", "call", "true")
@@ -69,6 +70,67 @@ def test_bad_layer_kwargs_are_one_line_errors(text, message):
     with pytest.raises(LayerSpecError, match=message) as e:
         parse_kwargs(text)
     assert "\n" not in str(e.value)
+
+
+class Closed:
+    """A constructor that takes exactly these arguments."""
+
+    def __init__(self, freeze=False, axis=-1):
+        self.freeze = freeze
+
+
+class PassesOn(Closed):
+    def __init__(self, renorm=False, **kwargs):
+        super().__init__(**kwargs)
+
+
+class Pops:
+    def __init__(self, **kwargs):
+        self.freeze = kwargs.pop("freeze", False)
+        if kwargs:
+            raise TypeError(f"unexpected keyword argument {next(iter(kwargs))!r}")
+
+
+def forwards(**kwargs):
+    return Closed(**kwargs)
+
+
+def needs_a_file(**kwargs):
+    raise OSError("no config file")
+
+
+def checks_a_value(**kwargs):
+    raise ValueError(f"'freeze' must be a bool, got {kwargs['freeze']!r}")
+
+
+@pytest.mark.parametrize("make, kwargs, message", [
+    (Closed, {"freez": True}, "--bn-layer-kwargs: m:C takes no argument 'freez' (did you mean 'freeze'?); "
+                              "it takes freeze, axis"),
+    (PassesOn, {"renrom": True}, "--bn-layer-kwargs: m:C takes no argument 'renrom' (did you mean 'renorm'?); "
+                                 "it takes renorm, freeze, axis"),
+    (Pops, {"frezee": True}, "--bn-layer-kwargs: m:C takes no argument 'frezee' (TypeError: unexpected keyword "
+                             "argument 'frezee')"),
+    (forwards, {"axes": 1}, "--bn-layer-kwargs: m:C takes no argument 'axes' (TypeError: Closed.__init__() got "
+                            "an unexpected keyword argument 'axes')"),
+], ids=["closed-class", "passed-up-the-mro", "kwargs-refused-by-the-class", "factory-forwarding"])
+def test_a_constructor_argument_the_class_does_not_take_is_one_line(make, kwargs, message):
+    """An unknown --bn-layer-kwargs key is refused before any case runs, naming the key and the nearest
+    parameter of the constructor (its MRO followed through **kwargs); where the signature is open, the
+    constructor's own refusal of that key decides."""
+    with pytest.raises(LayerSpecError) as info:
+        check_kwargs("m:C", make, kwargs)
+    assert str(info.value) == message
+
+
+@pytest.mark.parametrize("make, kwargs", [(Closed, {"freeze": True}), (PassesOn, {"axis": 1, "renorm": True}),
+                                          (Pops, {"freeze": True}), (needs_a_file, {"freeze": True}),
+                                          (checks_a_value, {"freeze": 1})],
+                         ids=["named", "named-up-the-mro", "taken-through-kwargs", "fails-otherwise",
+                              "refuses-the-value-not-the-key"])
+def test_arguments_the_class_takes_are_accepted(make, kwargs):
+    """A key the constructor names, or takes through **kwargs, passes; a constructor failing for another
+    reason is left to each case to record (``targets.layer.unbuilt``), as without kwargs."""
+    check_kwargs("m:C", make, kwargs)
 
 
 def test_describe_names_the_kwargs_for_the_repro_command():
@@ -170,6 +232,22 @@ def test_bad_kwargs_are_a_usage_error(run):
     assert result.ret == pytest.ExitCode.USAGE_ERROR
     assert "--bn-layer-kwargs '{freeze}' is not valid JSON" in result.stderr.str()
     assert "Traceback" not in result.stderr.str()
+
+
+@pytest.mark.harness
+def test_a_keras_argument_typo_is_a_usage_error_in_the_plugin_and_the_cli(run, pytester):
+    """Keras' BatchNormalization takes **kwargs and refuses an unknown one itself: the plugin stops with
+    one line naming the key and the nearest real parameter, and so does `bn-behaviour observe`."""
+    expected = ("--bn-layer-kwargs: keras.layers:BatchNormalization takes no argument 'synchronised' (did you "
+                "mean 'synchronized'?) (ValueError: Unrecognized keyword arguments passed to BatchNormalization: "
+                "{'synchronised': True})")
+    result = run("--bn-layer", "keras.layers:BatchNormalization", "--bn-layer-kwargs", '{"synchronised": true}')
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    result.stderr.fnmatch_lines([f"ERROR: {expected}"])
+    cli = pytester.run(sys.executable, "-m", "bn_behaviour.cli", "observe", "--target", TARGET, "--layer",
+                       "keras.layers:BatchNormalization", "--layer-kwargs", '{"synchronised": true}')
+    assert cli.ret == 2 and cli.stderr.lines[-1] == f"bn-behaviour: error: {expected}"
+    assert "Traceback" not in cli.stderr.str()
 
 
 @pytest.mark.harness

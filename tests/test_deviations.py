@@ -67,11 +67,41 @@ def test_version_ranges(spec, version, applies):
     ({"reasons": "r"}, r"unknown key 'reasons' \(did you mean 'reason'\?\)"),
     ({"versions": 3}, "versions must be a string, got int"),
     ({"observed": "inference"}, "observed must be a table of fields"),
+    ({"match": "after_compile"}, "match must be a table of axis = value"),
+    ({"match": [{"when": "after_compile"}, "fit"]}, "match must be a table of axis = value"),
+    ({"match": [{}]}, "an empty match table would select every case"),
+    ({"match": {"when": 3}}, "match: when must be a value or an array of values"),
+    ({"match": {"when": ["after_compile", 3]}}, "match: when must be a value or an array of values"),
+    ({"reason": 1}, "reason must be a string, got int"),
+    ({"id": ["e1"]}, "id must be a string, got list"),
+    ({"observed": {"error": 1}}, "observed error must be a string"),
+    ({"observed": {"mode": {"is": "inference"}}}, "observed mode must be a value or an array, not a table"),
 ], ids=["source-not-link", "bad-value", "bad-axis", "bad-field", "no-reason", "bad-versions", "typo-versions",
-        "typo-reason", "versions-not-string", "observed-not-table"])
+        "typo-reason", "versions-not-string", "observed-not-table", "match-string", "match-array-of-string",
+        "match-empty-table", "match-value-int", "match-values-int", "reason-int", "id-list", "observed-error-int",
+        "observed-table"])
 def test_bad_entries_name_the_problem(bad, message):
-    with pytest.raises(dev.DeviationFileError, match=message):
+    """Each malformed entry is refused with one line naming the entry (a wrong type would otherwise be
+    a traceback when matching, or an entry that silently selects nothing or everything)."""
+    with pytest.raises(dev.DeviationFileError, match=message) as info:
         entry(**bad)
+    assert str(info.value).startswith("test: deviation ") and "\n" not in str(info.value)
+
+
+@pytest.mark.parametrize("bad, message", [
+    ({"match": {"frozn": "layer"}}, "match: unknown axis 'frozn' (did you mean 'frozen'?); axes: "),
+    ({"match": {"frozen": "layr"}}, "match: unknown frozen value 'layr' (did you mean 'layer'?); valid values: "),
+    ({"match": [{"workflow": "exprt"}]}, "match: unknown workflow value 'exprt' (did you mean 'export'?)"),
+    ({"observed": {"moving_stat": "unchanged"}},
+     "unknown observed field 'moving_stat' (did you mean 'moving_stats'?); fields: "),
+], ids=["axis", "axis-value", "workflow-name", "observed-field"])
+def test_a_typo_names_the_nearest_valid_name(bad, message):
+    """A misspelt axis, axis value (the matrices' case types' AXES) or observed field (the matrices'
+    observed_fields) is one line naming the entry, the word and the nearest valid one."""
+    with pytest.raises(dev.DeviationFileError) as info:
+        entry(**bad)
+    assert str(info.value).startswith("test: deviation 'e1': ") and message in str(info.value)
+    assert "\n" not in str(info.value)
 
 
 def test_judge_passes_when_the_rule_holds():
@@ -124,6 +154,27 @@ def test_unreadable_file_is_a_one_line_error(tmp_path):
     p.write_text("[[deviation]\n")
     with pytest.raises(dev.DeviationFileError, match="cannot read deviation file"):
         dev.load_file(p, vocabulary())
+
+
+def test_a_single_deviation_table_is_refused(tmp_path):
+    """[deviation] (one table, not an array of tables) would iterate over its keys: one line instead."""
+    path = tmp_path / "mine.toml"
+    path.write_text('[deviation]\nid = "x"\n')
+    with pytest.raises(dev.DeviationFileError, match=r"deviation must be an array of tables: write each entry"):
+        dev.load_file(path, vocabulary())
+
+
+def test_a_users_file_names_itself_in_the_plugins_usage_error(pytester):
+    """--bn-deviations goes through the same loader: pytest stops with one line naming the option, the
+    user's file, the entry and the nearest valid value (before any framework is imported)."""
+    path = pytester.path / "ours.toml"
+    path.write_text('[[deviation]]\nid = "mine"\nmatch = { frozen = "layr" }\nobserved = { mode = "inference" }\n'
+                    'reason = "r"\nsource = "https://example.org"\n')
+    result = pytester.runpytest("-p", "no:cacheprovider", "-p", "bn_behaviour.plugin", "--bn-target", "tf1",
+                                "--bn-deviations", str(path))
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    result.stderr.fnmatch_lines([f"ERROR: --bn-deviations: {path}: deviation 'mine': match: unknown frozen value "
+                                 "'layr' (did you mean 'layer'?); valid values: *"])
 
 
 def test_a_file_key_other_than_deviation_is_refused(tmp_path):

@@ -28,7 +28,8 @@ def _merged(violated_for=lambda s: []):
                 "id": s.id, "scenario": s.axes(), "observed": RULES[t.rule](s), "violated": violated,
                 "status": "deviation" if violated else "pass", "deviation": "d-1" if violated else None,
                 "deviation_source": "https://example.org/d-1" if violated else None}
-    return {"targets": targets, "skipped_targets": {}, "rows": [{"id": k, "cases": rows[k]} for k in sorted(rows)]}
+    return {"format": 1, "targets": targets, "skipped_targets": {},
+            "rows": [{"id": k, "cases": rows[k]} for k in sorted(rows)]}
 
 
 def test_statements_name_a_source_real_checks_and_rows_of_their_rule():

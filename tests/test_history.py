@@ -261,3 +261,34 @@ def test_a_stored_session_with_an_unknown_key_is_refused(tmp_path):
     path.write_text(json.dumps(data))
     with pytest.raises(store.StoreError, match=r"unknown key 'version' \(did you mean 'versions'\?\)"):
         store.read(tmp_path)
+
+
+@pytest.mark.parametrize("where", ["ids", "rows"])
+def test_an_unknown_matrix_key_in_the_store_is_refused(tmp_path, where):
+    """ids.json and a session's rows are keyed by the matrices' report keys: a misspelt one (its rows
+    would be dropped without a word) is one line naming the file and the likely key."""
+    store.write([store.compact(_report(version="3.0.5"), _version(K30))], tmp_path)
+    path = tmp_path / ("ids.json" if where == "ids" else f"{K30}.json")
+    data = json.loads(path.read_text())
+    table = data["ids"] if where == "ids" else data["rows"]
+    table["case"] = table.pop("cases")
+    path.write_text(json.dumps(data))
+    with pytest.raises(store.StoreError) as info:
+        store.read(tmp_path)
+    assert str(info.value).startswith(f"{path}: {where}: unknown key 'case' (did you mean 'cases'?); known keys: ")
+
+
+@pytest.mark.parametrize("row, message", [
+    ('target = "keras-tensorflw"', "unknown target 'keras-tensorflw' (did you mean 'keras-tensorflow'?); targets: "),
+    ('target = "keras-tensorflow"\ninstall = "keras==3.0.5"', "install must be an array of strings, got str"),
+    ('target = "keras-tensorflow"\nunavailable = true', "unavailable must be a string, got bool"),
+], ids=["unknown-target", "install-not-array", "unavailable-not-string"])
+def test_a_wrong_value_in_the_version_table_is_one_line(tmp_path, row, message):
+    """A version table entry with a target the registry does not know or a field of the wrong type
+    (a string install would install its characters) is one line naming the entry."""
+    table = tmp_path / "versions.toml"
+    base = 'session = "s"\nline = "l"\nwhy = "w"\n' + ("" if "install" in row else 'install = ["x"]\n')
+    table.write_text(f"[[version]]\n{base}{row}\n")
+    with pytest.raises(ValueError) as info:
+        versions(table)
+    assert str(info.value).startswith(f"{table}: [[version]] 's': {message}")

@@ -12,10 +12,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass, fields
 from pathlib import Path
+from typing import Optional
 
 import tomllib
 
-from ..rules.deviations import unknown_keys
+from ..rules.deviations import nearest, unknown_keys
+from ..targets import TARGETS
 
 TABLE = Path(__file__).with_name("versions.toml")
 
@@ -48,4 +50,26 @@ def versions(path: Path = TABLE) -> list[Version]:
     if typo:
         raise ValueError(typo)
     rows = data.get("version", [])
+    for i, r in enumerate(rows):
+        wrong = _wrong(r, f"{path}: [[version]] {r.get('session', i)!r}")
+        if wrong:
+            raise ValueError(wrong)
     return [Version(**{**r, "install": tuple(r["install"]), "remove": tuple(r.get("remove", ()))}) for r in rows]
+
+
+def _wrong(row: dict, where: str) -> Optional[str]:
+    """What is wrong with one ``[[version]]`` besides an unknown key: a missing or mistyped field, a
+    target the registry does not know (one line naming the entry), or None."""
+    for key in ("session", "line", "target", "install", "why"):
+        if key not in row:
+            return f"{where} has no {key!r}"
+    for key, value in row.items():
+        ok = isinstance(value, list) and all(isinstance(v, str) for v in value) if key in ("install", "remove") \
+            else isinstance(value, str)
+        if not ok:
+            kind = "an array of strings" if key in ("install", "remove") else "a string"
+            return f"{where}: {key} must be {kind}, got {type(value).__name__} {value!r}"
+    if row["target"] not in TARGETS:
+        return (f"{where}: unknown target {row['target']!r}{nearest(row['target'], TARGETS)}; targets: "
+                f"{', '.join(TARGETS)}")
+    return None

@@ -26,6 +26,7 @@ from pathlib import Path
 from typing import Iterable, Optional
 
 from ..matrices import MATRICES
+from ..report import reading
 from ..rules.deviations import unknown_keys
 from ..targets import TARGETS
 from ..targets.network import HARNESS
@@ -182,7 +183,12 @@ def read(folder: Path = DATA) -> list[dict]:
     if not (folder / IDS).exists():
         return []
     try:
-        ids = json.loads((folder / IDS).read_text())["ids"]
+        table = json.loads((folder / IDS).read_text())
+        typo = unknown_keys(table, ("format", "ids"), str(folder / IDS)) or unknown_keys(
+            table["ids"], KEYS, f"{folder / IDS}: ids")
+        if typo:
+            raise StoreError(typo)
+        ids = table["ids"]
         out = []
         for path in sorted(folder.glob("*.json")):
             if path.name == IDS:
@@ -190,7 +196,7 @@ def read(folder: Path = DATA) -> list[dict]:
             s = json.loads(path.read_text())
             if not isinstance(s, dict) or s.get("session") != path.stem:
                 continue  # not a stored session
-            typo = unknown_keys(s, SESSION_KEYS, str(path))
+            typo = unknown_keys(s, SESSION_KEYS, str(path)) or unknown_keys(s.get("rows", {}), KEYS, f"{path}: rows")
             if typo:
                 raise StoreError(typo)
             s.pop("outcome_fields", None)
@@ -198,6 +204,8 @@ def read(folder: Path = DATA) -> list[dict]:
                 s["rows"] = {key: {i: n for i, n in zip(ids[key], column) if n is not None}
                              for key, column in s["rows"].items()}
             out.append(s)
+    except StoreError:
+        raise  # already one line naming the file and the key
     except (OSError, ValueError, KeyError, TypeError) as e:
         raise StoreError(f"{folder} is not a history store ({e})") from None
     return out
@@ -301,9 +309,9 @@ def refresh(reports: Path, folder: Path = DATA, failed: Optional[dict[str, str]]
             said.append(f"{v.session}: unavailable ({reason})")
         elif path.exists():
             try:
-                report = json.loads(path.read_text())
-            except (OSError, ValueError) as e:
-                raise StoreError(f"{path} is not a JSON report ({e})") from None
+                report = reading.load(path, reading.PER_TARGET)
+            except reading.ReportFileError as e:
+                raise StoreError(str(e)) from None
             sessions.append(compact(report, v))
             said.append(f"{v.session}: stored from {path}")
         elif v.session in old:

@@ -10,12 +10,12 @@ CI can gate a release on it.
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
-from pathlib import Path
 
 from .format import keyed_cases, target_entries
 from .pages import row_link
+from .reading import ReportFileError
+from .reading import load as load_report
 
 #: Observation field -> the check (``bn_behaviour.rules.CHECKS``) it belongs to.
 FIELD_RULE = {
@@ -50,11 +50,9 @@ class Change:
 def load(path: str) -> tuple[dict[tuple[str, str], dict], dict[str, dict]]:
     """Cases keyed by (target, case ID), and each target's description."""
     try:
-        data = json.loads(Path(path).read_text())
-    except (OSError, ValueError) as e:
-        raise ReportError(f"cannot read report {path}: {e}") from None
-    if not isinstance(data, dict) or not ("rows" in data or ("cases" in data and "target" in data)):
-        raise ReportError(f"{path} is not a bn-behaviour report (no 'rows' or 'cases')")
+        data = load_report(path)
+    except ReportFileError as e:
+        raise ReportError(str(e)) from None
     return keyed_cases(data), target_entries(data)
 
 

@@ -29,6 +29,7 @@ from ..rules.rulebook import STATEMENTS
 from ..targets import TARGETS, repro
 from ..targets.layer import UNBUILT
 from .pages import row_href
+from .reading import problem
 
 GENUINE = "genuine"
 DOCUMENT = "clients.md"
@@ -181,6 +182,50 @@ def render(data: dict) -> str:
     return "\n".join(out) + "\n"
 
 
+class ClientsFileError(ValueError):
+    """A ``clients.json`` that :func:`run` could not have written (one line naming the file and the key)."""
+
+
+def _closed(required: tuple, **properties) -> dict:
+    return {"type": "object", "required": list(required), "properties": properties, "additionalProperties": False}
+
+
+def _by(names, value: dict) -> dict:
+    """An object keyed by ``names`` (targets, statements), each holding ``value``."""
+    return {"type": "object", "properties": dict.fromkeys(names, value), "additionalProperties": False}
+
+
+_STR, _INT, _OBJ = {"type": "string"}, {"type": "integer"}, {"type": "object"}
+_STRS, _MAYBE = {"type": "array", "items": _STR}, {"type": ["string", "null"]}
+#: What :func:`run` writes, in the subset of JSON Schema that ``report.reading.problem`` checks.
+SCHEMA = _closed(
+    ("format", "seconds", "rows", "genuine", "clients", "results"),
+    format={"const": 1}, seconds=_INT, rows=_by(TARGETS, _INT),
+    genuine=_by(TARGETS, _closed((), versions={"type": ["object", "null"]}, error=_MAYBE)),
+    clients={"type": "array", "items": _closed(("name", "layer", "targets"), name=_STR, layer=_STR, kwargs=_OBJ,
+                                                package=_MAYBE, install=_MAYBE, targets=_STRS, source=_STR,
+                                                what=_STR)},
+    results={"type": "array", "items": _closed(
+        ("client", "target", "verdict"), client=_STR, target={"enum": list(TARGETS)}, layer=_STR, kwargs=_OBJ,
+        seconds={"type": ["integer", "null"]}, error=_STR, versions=_OBJ, rows=_INT, differs=_STRS,
+        new_broken=_STRS, verdict={"enum": ["compatible", "differs", "incompatible", "error"]},
+        statements=_by([st.id for st in STATEMENTS], _closed(("rows", "broken", "new"), rows=_INT, broken=_STRS,
+                                                             new=_STRS, repro=_STRS)))})
+
+
+def read(path: Path) -> dict:
+    """A ``clients.json``, refused in one line (:class:`ClientsFileError`) where it holds what
+    :func:`run` does not write: an unknown key, target or statement, a wrong type."""
+    try:
+        data = json.loads(path.read_text())
+    except (OSError, ValueError) as e:
+        raise ClientsFileError(f"cannot read {path}: {e}") from None
+    found = problem(data, SCHEMA)
+    if found:
+        raise ClientsFileError(f"{path}: {found}")
+    return data
+
+
 def stale(folder: Path, data: Optional[dict] = None) -> list[str]:
     """``clients.md`` in ``folder`` when it differs from what ``data`` renders (default: the committed
     ``clients.json`` beside it; nothing to check when there is none)."""
@@ -188,7 +233,7 @@ def stale(folder: Path, data: Optional[dict] = None) -> list[str]:
     if data is None:
         if not (folder / REPORT).exists():
             return []
-        data = json.loads((folder / REPORT).read_text())
+        data = read(folder / REPORT)
     return [] if path.exists() and path.read_text() == render(data) else [str(path)]
 
 

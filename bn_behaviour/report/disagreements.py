@@ -18,11 +18,9 @@ targets grouped by what they showed.
 
 from __future__ import annotations
 
-import json
-from pathlib import Path
-
 from ..matrices import MATRICES
 from ..matrices.matrix import Matrix
+from . import reading
 from .documents import cell
 from .summary import FAULTS
 
@@ -88,12 +86,7 @@ def markdown_lines(merged: dict, only: str = "") -> list[str]:
 
 def load(source: str) -> dict:
     """A merged report; ``ValueError`` naming what is wrong otherwise."""
-    try:
-        merged = json.loads(Path(source).read_text())
-        merged["rows"], merged["targets"]
-    except (OSError, ValueError, KeyError, TypeError) as e:
-        raise ValueError(f"{source} is not a merged behaviour.json from `bn-behaviour report` ({e})") from None
-    return merged
+    return reading.load(source, reading.MERGED)
 
 
 def main(args) -> int:

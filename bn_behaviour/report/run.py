@@ -32,7 +32,7 @@ from typing import Optional
 
 from .. import matrices
 from ..targets import TARGETS, resolve
-from . import documents, ending, plan, quick
+from . import documents, ending, plan, quick, reading
 from .format import merge
 from .page import html
 from .progress import Monitor, Track, clock
@@ -142,8 +142,9 @@ def main(args) -> int:
     todo = [n for n in names if n not in skipped]
     reuse = [n for n in todo if args.reuse and (out / f"{n}.json").exists()]
     ids = quick.selection() if kind == "quick" else None
+    reused = {n: reading.load(out / f"{n}.json", reading.PER_TARGET) for n in reuse}  # refused before any run
     fresh = fresh_runs([n for n in todo if n not in reuse], out, args.workers, kind, ids)
-    reports = [fresh[n] if n in fresh else json.loads((out / f"{n}.json").read_text()) for n in todo]
+    reports = [fresh[n] if n in fresh else reused[n] for n in todo]
     merged = merge(reports, skipped)
     (out / "behaviour.json").write_text(json.dumps(merged, indent=1, sort_keys=True) + "\n")
     (out / "behaviour.md").write_text(documents.behaviour_md(merged))

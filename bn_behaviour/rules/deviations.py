@@ -45,6 +45,16 @@ ENTRY_KEYS = ("id", "match", "observed", "reason", "source", "versions")
 FILE_KEYS = ("deviation",)
 
 
+def nearest(word: str, known: Iterable[str]) -> str:
+    """`` (did you mean 'x'?)`` when ``word`` is a likely typo of a ``known`` word, else ``""``.
+
+    >>> nearest("frozn", ["frozen", "when"]), nearest("colour", ["frozen", "when"])
+    (" (did you mean 'frozen'?)", '')
+    """
+    close = difflib.get_close_matches(str(word), [str(k) for k in known], n=1, cutoff=0.6)
+    return f" (did you mean {close[0]!r}?)" if close else ""
+
+
 def unknown_keys(data: Mapping, known: Collection[str], where: str) -> Optional[str]:
     """One line naming the first key of ``data`` that is not ``known`` (and the known key it is likely a
     typo of), or None when every key is known.
@@ -58,9 +68,7 @@ def unknown_keys(data: Mapping, known: Collection[str], where: str) -> Optional[
     """
     for key in data:
         if key not in known:
-            close = difflib.get_close_matches(str(key), list(known), n=1, cutoff=0.6)
-            hint = f" (did you mean {close[0]!r}?)" if close else ""
-            return f"{where}: unknown key {key!r}{hint}; known keys: {', '.join(known)}"
+            return f"{where}: unknown key {key!r}{nearest(key, known)}; known keys: {', '.join(known)}"
     return None
 
 
@@ -75,16 +83,27 @@ class Vocabulary:
     observed: frozenset[str]
 
 
-def _pattern(raw: dict, where: str, vocab: Vocabulary) -> Pattern:
+def _pattern(raw: Any, where: str, vocab: Vocabulary) -> Pattern:
+    if not isinstance(raw, dict):
+        raise DeviationFileError(f"{where}: match must be a table of axis = value(s) (or an array of such tables), "
+                                 f"got {type(raw).__name__} {raw!r}")
+    if not raw:
+        raise DeviationFileError(f"{where}: an empty match table would select every case; name the axes")
     match = {}
     for axis, values in raw.items():
-        values = (values,) if isinstance(values, str) else tuple(values)
         if axis not in vocab.axes:
-            raise DeviationFileError(f"{where}: unknown axis {axis!r}")
-        bad = [v for v in values if v not in vocab.axes[axis]]
-        if bad:
-            raise DeviationFileError(f"{where}: unknown {axis} value(s) {bad}")
-        match[axis] = values
+            raise DeviationFileError(f"{where}: match: unknown axis {axis!r}{nearest(axis, vocab.axes)}; axes: "
+                                     f"{', '.join(sorted(vocab.axes))}")
+        values = (values,) if isinstance(values, str) else values
+        if not isinstance(values, list | tuple) or not values or not all(isinstance(v, str) for v in values):
+            raise DeviationFileError(f"{where}: match: {axis} must be a value or an array of values (strings), "
+                                     f"got {values!r}")
+        for value in values:
+            if value not in vocab.axes[axis]:
+                raise DeviationFileError(f"{where}: match: unknown {axis} value {value!r}"
+                                         f"{nearest(value, vocab.axes[axis])}; valid values: "
+                                         f"{', '.join(sorted(vocab.axes[axis]))}")
+        match[axis] = tuple(values)
     return match
 
 
@@ -117,9 +136,15 @@ class Deviation:
             raise DeviationFileError(f"{where}: source must be a link, got {d['source']!r}")
         raw = d["match"] if isinstance(d["match"], list) else [d["match"]]
         match = tuple(_pattern(m, where, vocab) for m in raw)
-        unknown = set(d["observed"]) - vocab.observed
-        if unknown:
-            raise DeviationFileError(f"{where}: unknown observed field(s) {sorted(unknown)}")
+        for field in d["observed"]:
+            if field not in vocab.observed:
+                raise DeviationFileError(f"{where}: unknown observed field {field!r}{nearest(field, vocab.observed)}; "
+                                         f"fields: {', '.join(sorted(vocab.observed))}")
+        for field, value in d["observed"].items():
+            want = "a string (the error's prefix)" if field == "error" else "a value or an array, not a table"
+            if isinstance(value, dict) or field == "error" and not isinstance(value, str):
+                raise DeviationFileError(f"{where}: observed {field} must be {want}, got {type(value).__name__} "
+                                         f"{value!r}")
         try:
             SpecifierSet(d.get("versions", ""))
         except InvalidSpecifier as e:
@@ -186,7 +211,10 @@ def _entries(data: dict, origin: str, vocab: Vocabulary) -> list[Deviation]:
     typo = unknown_keys(data, FILE_KEYS, origin)
     if typo:
         raise DeviationFileError(typo + " (each entry is a [[deviation]] table)")
-    entries = [Deviation.from_dict(d, origin, vocab) for d in data.get("deviation", [])]
+    raw = data.get("deviation", [])
+    if not isinstance(raw, list) or not all(isinstance(d, dict) for d in raw):
+        raise DeviationFileError(f"{origin}: deviation must be an array of tables: write each entry as [[deviation]]")
+    entries = [Deviation.from_dict(d, origin, vocab) for d in raw]
     ids = [d.id for d in entries]
     dupes = sorted({i for i in ids if ids.count(i) > 1})
     if dupes:

@@ -21,8 +21,18 @@ A factory (any callable that is not a class: it is called with the constructor's
 keyword arguments and must return a layer) or a class with ``kwargs``
 (``--bn-layer-kwargs``) loads as a :class:`Bound`, called like the class:
 
->>> load("bn_behaviour.cases.inputs:batch", {"freeze": True})
-Bound('bn_behaviour.cases.inputs:batch', {'freeze': True})
+>>> load("json:dumps", {"sort_keys": True})
+Bound('json:dumps', {'sort_keys': True})
+
+A constructor argument the class or factory does not take is refused before any case runs
+(:func:`check_kwargs`), naming the nearest one it takes:
+
+>>> load("textwrap:indent", {"prefx": "> "})  # doctest: +NORMALIZE_WHITESPACE
+Traceback (most recent call last):
+...
+bn_behaviour.targets.layer.LayerSpecError: --bn-layer-kwargs: textwrap:indent takes no argument 'prefx'
+(did you mean 'prefix'?); it takes text, prefix, predicate
+
 >>> parse_kwargs('{"momentum": 0.5}')  # doctest: +ELLIPSIS
 Traceback (most recent call last):
 ...
@@ -31,7 +41,9 @@ bn_behaviour.targets.layer.LayerSpecError: --bn-layer-kwargs may not set momentu
 
 from __future__ import annotations
 
+import difflib
 import importlib
+import inspect
 import json
 import shlex
 import sys
@@ -135,14 +147,77 @@ def load(spec: str, kwargs: Optional[dict[str, Any]] = None):
         obj = getattr(obj, part)
     if not isinstance(obj, type):
         if callable(obj) and not isinstance(obj, type(importlib)):
-            return Bound(spec, obj, kwargs or {})  # a factory: checked when it is called
+            check_kwargs(spec, obj, kwargs or {})
+            return Bound(spec, obj, kwargs or {})  # a factory: what it returns is checked when it is called
         raise LayerSpecError(
             f"--bn-layer: {spec} is a {type(obj).__name__}, not a layer class (or a factory returning a layer)")
     if not is_layer_class(obj):
         raise LayerSpecError(
             f"--bn-layer: {spec} is a class but not a Keras layer (no {'/'.join(LAYER_MODULES)} Layer base)"
         )
+    check_kwargs(spec, obj, kwargs or {})
     return Bound(spec, obj, kwargs) if kwargs else obj
+
+
+def parameters(make: Callable) -> tuple[list[str], bool]:
+    """The keyword arguments ``make`` (a class or a factory) names, and whether it takes no others.
+
+    A class's ``__init__`` that takes ``**kwargs`` is followed up its MRO (as ``super().__init__(**kwargs)``
+    passes them on) until one takes no ``**kwargs``: then the list is complete, unless a framework's class
+    took them on the way (Keras checks those itself), as it is not for a factory taking ``**kwargs``.
+
+    >>> class Base:
+    ...     def __init__(self, axis=-1, center=True): pass
+    >>> class Mine(Base):
+    ...     def __init__(self, freeze=False, **kwargs): super().__init__(**kwargs)
+    >>> parameters(Mine), parameters(lambda freeze, **kw: None)
+    ((['freeze', 'axis', 'center'], True), (['freeze'], False))
+    """
+    names: list[str] = []
+    framework = False  # past a framework's class taking **kwargs: its named arguments count, the list is open
+    chain = [k for k in make.__mro__ if k is not object and "__init__" in vars(k)] if isinstance(make, type) \
+        else [make]
+    for owner in chain:
+        try:
+            signature = inspect.signature(vars(owner)["__init__"] if isinstance(make, type) else owner)
+        except (TypeError, ValueError):  # a builtin or C constructor: nothing to read
+            return names, False
+        found = list(signature.parameters.values())[1 if isinstance(make, type) else 0:]
+        names += [p.name for p in found if p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY) and p.name not in names]
+        if not any(p.kind is p.VAR_KEYWORD for p in found):
+            return names, not framework
+        framework = framework or isinstance(make, type) and owner.__module__.split(".")[0] in LAYER_MODULES
+    return names, False
+
+
+def check_kwargs(spec: str, make: Callable, kwargs: dict[str, Any]) -> None:
+    """Refuse, in one line naming it and the nearest parameter, a ``--bn-layer-kwargs`` key the class or
+    factory does not take, before any case runs (each case would otherwise record the same constructor
+    error).  Where :func:`parameters` is not complete, an unlisted key is tried: ``make(**kwargs)`` once,
+    refused only if what it raises is about keyword arguments and names the key (Keras 3's "Unrecognized
+    keyword arguments", tf_keras' "Keyword argument not understood", Python's "unexpected keyword
+    argument"); a class that takes it through ``**kwargs``, or fails for another reason, is left to run.
+    """
+    names, complete = parameters(make)
+    unknown = [k for k in kwargs if k not in names]
+    if not unknown:
+        return
+    if complete:
+        key, raised = unknown[0], ""
+    else:
+        try:
+            make(**kwargs)
+            return
+        except Exception as e:  # noqa: BLE001  (whatever the class raises: only its naming the key counts)
+            raised = f"{type(e).__name__}: {str(e).strip().splitlines()[0] if str(e).strip() else ''}"
+        named = "keyword argument" in raised.lower()  # Python's, Keras 3's and tf_keras' refusals all say so
+        key = next((k for k in unknown if named and (f"'{k}'" in raised or f'"{k}"' in raised)), None)
+        if key is None:
+            return  # it failed otherwise: each case records that (targets.layer.unbuilt)
+    close = difflib.get_close_matches(key, names, n=1, cutoff=0.6)
+    hint = f" (did you mean {close[0]!r}?)" if close else ""
+    said = f" ({raised})" if raised else f"; it takes {', '.join(names) or 'no keyword argument'}"
+    raise LayerSpecError(f"--bn-layer-kwargs: {spec} takes no argument {key!r}{hint}{said}")
 
 
 #: Appended to the error of a case whose layer could not be constructed or built.
