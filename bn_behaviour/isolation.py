@@ -25,6 +25,7 @@ import faulthandler
 import glob
 import json
 import os
+import secrets
 import shutil
 import signal
 import sys
@@ -195,12 +196,20 @@ class Guard:
         self.alarm: Optional[Alarm] = None
         self.journal = None  # set in a supervised process (bn_behaviour.supervisor)
 
-    def ensure_folder(self) -> str:
+    def folder_path(self) -> str:
+        """The shared folder's path, chosen once by the process that removes it; nothing is made yet."""
         if self.folder is None:
             self.owner = os.getpid()
-            _sweep()
-            self.folder = tempfile.mkdtemp(prefix=f"{PREFIX}{self.owner}-")
+            self.folder = os.path.join(tempfile.gettempdir(), f"{PREFIX}{self.owner}-{secrets.token_hex(6)}")
         return self.folder
+
+    def ensure_folder(self) -> str:
+        """The shared folder, made by the first process that runs a case (a run without cases makes none)."""
+        folder = self.folder_path()
+        if not os.path.isdir(folder):
+            _sweep()
+            os.makedirs(folder, mode=0o700, exist_ok=True)  # xdist's workers may race to make it
+        return folder
 
     def diagnose(self, name: str, nodeid: Optional[str], signum=None, exit_code=None):
         return diagnose(self.ensure_folder(), name, nodeid, signum, exit_code, self.timeout)
@@ -208,10 +217,12 @@ class Guard:
     # -- the xdist controller ------------------------------------------------
     @pytest.hookimpl(optionalhook=True)
     def pytest_configure_node(self, node):
-        node.workerinput[FOLDER_KEY] = self.ensure_folder()
+        node.workerinput[FOLDER_KEY] = self.folder_path()
 
     @pytest.hookimpl(optionalhook=True)
     def pytest_handlecrashitem(self, crashitem, report, sched):
+        if not case_id_of(crashitem):
+            return  # not a matrix case: xdist's own report stands
         worker = getattr(report, "node", None)
         name = getattr(worker, "workerinput", {}).get("workerid", "")
         _, fault, detail = self.diagnose(name, crashitem, *exit_status(worker))

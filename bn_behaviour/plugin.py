@@ -1,7 +1,10 @@
 """The pytest plugin: options, matrix parametrisation, report and summary.
 
-Loaded through the ``pytest11`` entry point, so it must stay light: it
-imports no framework (a target's driver is imported when a case runs).
+Loaded through the ``pytest11`` entry point, so it is a guest in every pytest
+run of the environment: it imports no framework (a target's driver is
+imported when a case runs), and a run that asks for no bn case (:func:`asked`)
+and collects none is left as it was: no environment variable, folder, file,
+signal handler or terminal line (``docs/vendoring.md``).
 Every matrix of ``bn_behaviour.matrices`` is parametrised, run and reported
 the same way: a test takes its matrix's argument and calls ``bn_check``.
 Per-case data travels on the test report (``user_properties``), so the
@@ -19,6 +22,7 @@ import pytest
 
 from . import __version__, matrices
 from .faults import case_id_of
+from .guest import FIXTURES, asked
 from .isolation import CASE_KEY, Guard, add_options
 from .matrices import MATRICES, matrix_of
 from .report.format import FORMAT
@@ -72,18 +76,64 @@ def pytest_addoption(parser):
 
 
 class Session:
-    """What the plugin knows in one pytest process."""
+    """What the plugin knows in one pytest process.  It does nothing until bn cases are asked for
+    (:func:`asked`) or collected: then :meth:`start` puts the target's environment in place."""
 
-    def __init__(self, config, target: Target, extra: list[dev.Deviation], layer=None):
+    def __init__(self, config):
         self.config = config
-        self.target = target
-        self.extra = extra
-        self.layer = layer
+        self.started = False
+        self._target: Optional[Target] = None
+        self.extra: list[dev.Deviation] = []
+        self.layer = None
         self.xfail = config.getoption("bn_xfail")
         #: Matrix name -> case ID -> record (controller).
         self.results: dict[str, dict[str, dict]] = {name: {} for name in MATRICES}
         self._entries: Optional[list[dev.Deviation]] = None
         self._cases: Optional[dict[str, list]] = None
+
+    def _target_error(self, e: TargetError) -> pytest.UsageError:
+        """A TargetError as a usage error saying how the target was chosen (named, or the default)."""
+        if self.config.getoption("bn_target") or os.environ.get("BN_BEHAVIOUR_TARGET"):
+            return pytest.UsageError(f"--bn-target: {e}")
+        return pytest.UsageError(f"--bn-target not given (default keras-$KERAS_BACKEND): {e}")
+
+    @property
+    def target(self) -> Target:
+        """The target (resolved once, with the consumer's deviation files; bad ones are usage errors)."""
+        if self._target is None:
+            config = self.config
+            name = config.getoption("bn_target")
+            try:
+                target = require(name) if name or os.environ.get("BN_BEHAVIOUR_TARGET") else resolve(name)
+            except TargetError as e:
+                raise self._target_error(e) from None
+            try:
+                self.extra = [d for path in config.getoption("bn_deviations") for d in matrices.load_deviations(path)]
+            except dev.DeviationFileError as e:
+                raise pytest.UsageError(f"--bn-deviations: {e}") from None
+            self._target = target
+        return self._target
+
+    def start(self) -> None:
+        """Once per process, before any framework import: the target's environment (never over a variable
+        the user set: a conflict is a usage error), then the ``--bn-layer`` class."""
+        if self.started:
+            return
+        target = self.target
+        try:
+            target.activate()
+        except TargetError as e:
+            raise self._target_error(e) from None
+        spec = self.config.getoption("bn_layer")
+        if spec:
+            if target.layer_class is None:
+                usable = ", ".join(n for n, t in TARGETS.items() if t.layer_class)
+                raise pytest.UsageError(f"--bn-layer applies to {usable}, not {target.name}")
+            try:
+                self.layer = load_layer(spec, parse_kwargs(self.config.getoption("bn_layer_kwargs")))
+            except LayerSpecError as e:
+                raise pytest.UsageError(str(e)) from None
+        self.started = True
 
     @property
     def entries(self) -> list[dev.Deviation]:
@@ -158,34 +208,25 @@ def _status(report) -> str:
 
 
 def pytest_configure(config):
-    name = config.getoption("bn_target")
-    explicit = bool(name or os.environ.get("BN_BEHAVIOUR_TARGET"))
-    try:
-        target = require(name) if explicit else resolve(name)
-    except TargetError as e:
-        raise pytest.UsageError(f"--bn-target: {e}") from None
-    try:
-        extra = [d for path in config.getoption("bn_deviations") for d in matrices.load_deviations(path)]
-    except dev.DeviationFileError as e:
-        raise pytest.UsageError(f"--bn-deviations: {e}") from None
-    target.activate()
-    layer = None
-    spec = config.getoption("bn_layer")
-    if spec:
-        if target.layer_class is None:
-            usable = ", ".join(n for n, t in TARGETS.items() if t.layer_class)
-            raise pytest.UsageError(f"--bn-layer applies to {usable}, not {target.name}")
-        try:
-            layer = load_layer(spec, parse_kwargs(config.getoption("bn_layer_kwargs")))
-        except LayerSpecError as e:
-            raise pytest.UsageError(str(e)) from None
-    session = config.stash[STASH] = Session(config, target, extra, layer)
-    config.pluginmanager.register(Guard(config, lambda: session.entries, target.load_driver), "bn_behaviour_guard")
+    """A run that asks for bn cases starts at once (before any framework import, xdist's workers too); any
+    other run starts at its first bn case's collection (:func:`pytest_generate_tests`), or never."""
+    session = config.stash[STASH] = Session(config)
+    if asked(config):
+        session.start()
+    config.pluginmanager.register(Guard(config, lambda: session.entries, lambda: session.target.load_driver()),
+                                  "bn_behaviour_guard")
     config.addinivalue_line("markers", "bn_scenario: a case of the BatchNormalization matrix")
 
 
 def _session(config) -> Session:
-    return config.stash[STASH]
+    """The process's session, started: a problem found at collection fails that collection in one line."""
+    session = config.stash[STASH]
+    if not session.started:
+        try:
+            session.start()
+        except pytest.UsageError as e:
+            pytest.fail(f"bn-behaviour: {e}", pytrace=False)
+    return session
 
 
 def scenario_param(session: Session, case):
@@ -232,6 +273,8 @@ def pytest_collection_modifyitems(config, items):
 
 
 def pytest_generate_tests(metafunc):
+    if not FIXTURES.intersection(metafunc.fixturenames):
+        return  # not a bn case: nothing is started for it
     session = _session(metafunc.config)
     for matrix in MATRICES.values():
         if matrix.argname not in metafunc.fixturenames:
@@ -297,7 +340,7 @@ def bn_check(request):
 def pytest_sessionstart(session):
     config = session.config
     if not hasattr(config, "workerinput"):
-        config.pluginmanager.register(_Collector(_session(config)), "bn_behaviour_collector")
+        config.pluginmanager.register(_Collector(config.stash[STASH]), "bn_behaviour_collector")
 
 
 class _Collector:

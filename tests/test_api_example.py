@@ -23,11 +23,9 @@ def example() -> str:
     return "\n".join(line[indent:] for line in lines) + "\n"
 
 
-def test_readme_api_example_runs_green(pytester, monkeypatch):
+def test_readme_api_example_runs_green(pytester, clean_env):
     if TARGETS["keras-tensorflow"].missing():
         pytest.skip("keras-tensorflow is not installed")
-    for var in ("BN_BEHAVIOUR_TARGET", "BN_BEHAVIOUR_LAYER", "KERAS_BACKEND"):
-        monkeypatch.delenv(var, raising=False)
     pytester.makepyfile(test_my_batchnorm=example())
     result = pytester.runpytest_subprocess("-p", "no:cacheprovider", "-q")
     result.assert_outcomes(passed=14)

@@ -35,7 +35,9 @@ def run_cli(*args):
     (["--model", "mlp"], "unknown model 'mlp'; valid values: layer, sequential"),
 ], ids=["unknown-target", "bad-model", "bad-training", "excluded-scenario", "lacked-matrix", "bad-id",
         "bad-model-with-defaults"])
-def test_bad_input_is_one_line(capsys, args, message):
+def test_bad_input_is_one_line(capsys, clean_env, args, message):
+    """The default target is the environment's (``KERAS_BACKEND``): none here, so keras-tensorflow, whatever
+    target this pytest process runs."""
     assert cli.main(["observe", *args]) == 2
     err = capsys.readouterr().err.strip()
     assert err.startswith("bn-behaviour: error: ") and message in err
@@ -78,7 +80,7 @@ def test_target_without_driver_is_a_usage_error(capsys, monkeypatch):
 
 
 @pytest.mark.harness
-def test_observe_prints_the_observation_in_a_fresh_process():
+def test_observe_prints_the_observation_in_a_fresh_process(clean_env):
     proc = run_cli("observe", "--target", "keras-tensorflow", *AXES, "--json")
     assert proc.returncode == 0, proc.stderr
     out = json.loads(proc.stdout)
@@ -88,7 +90,7 @@ def test_observe_prints_the_observation_in_a_fresh_process():
 
 
 @pytest.mark.harness
-def test_workflow_stdout_is_only_the_json_though_export_prints():
+def test_workflow_stdout_is_only_the_json_though_export_prints(clean_env):
     """model.export() prints its endpoints (and TensorFlow writes to descriptor 1): stderr gets them."""
     case = "workflow=export-format=tf_saved_model-frozen=none"
     proc = run_cli("workflow", case, "--target", "keras-tensorflow", "--json")
@@ -98,7 +100,7 @@ def test_workflow_stdout_is_only_the_json_though_export_prints():
 
 
 @pytest.mark.harness
-def test_observe_answers_readably_by_default():
+def test_observe_answers_readably_by_default(clean_env):
     proc = run_cli("observe", "--target", "keras-tensorflow")
     assert proc.returncode == 0, proc.stderr
     assert "assumed: --model functional --frozen none --when before_compile --path fit --training none" in proc.stderr

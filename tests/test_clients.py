@@ -199,12 +199,9 @@ def make_bn(**kwargs):
 
 
 @pytest.fixture
-def run(pytester, monkeypatch):
+def run(pytester, clean_env):
     if TARGETS[TARGET].missing():
         pytest.skip(f"{TARGET} is not installed")
-    for var in ("BN_BEHAVIOUR_TARGET", "BN_BEHAVIOUR_REPORT", "BN_BEHAVIOUR_LAYER", "BN_BEHAVIOUR_LAYER_KWARGS",
-                "BN_BEHAVIOUR_XFAIL", "BN_BEHAVIOUR_DEVIATIONS"):
-        monkeypatch.delenv(var, raising=False)
     pytester.makepyfile(test_matrix="from bn_behaviour.test_behaviour import test_behaviour\n",
                         client_layers=PATTERNS)
 

@@ -44,11 +44,10 @@ def test_subset_covers_every_axis_value():
         assert {getattr(s, axis) for s in cases} == set(values), axis
 
 
-def test_observations_are_identical_across_workers_orders_and_runs(pytester, monkeypatch, tmp_path):
+def test_observations_are_identical_across_workers_orders_and_runs(pytester, clean_env, tmp_path):
     if TARGETS[TARGET].missing():
         pytest.skip(f"{TARGET} is not installed")
-    for var in ("BN_BEHAVIOUR_TARGET", "BN_BEHAVIOUR_REPORT", "BN_BEHAVIOUR_DEVIATIONS", "SHUFFLE_SEED"):
-        monkeypatch.delenv(var, raising=False)
+    clean_env.delenv("SHUFFLE_SEED", raising=False)
     pytester.makeconftest(SHUFFLE)
     pytester.makepyfile(test_matrix="from bn_behaviour.test_behaviour import test_behaviour\n")
     ids = [f"test_matrix.py::test_behaviour[{s.id}]" for s in subset()]
@@ -56,9 +55,9 @@ def test_observations_are_identical_across_workers_orders_and_runs(pytester, mon
     cases = {}
     for name, args in ways.items():
         if name.startswith("order-"):
-            monkeypatch.setenv("SHUFFLE_SEED", name[-1])
+            clean_env.setenv("SHUFFLE_SEED", name[-1])
         else:
-            monkeypatch.delenv("SHUFFLE_SEED", raising=False)
+            clean_env.delenv("SHUFFLE_SEED", raising=False)
         out = tmp_path / f"{name}.json"
         result = pytester.runpytest_subprocess(*ids, "-p", "no:cacheprovider", "--bn-target", TARGET,
                                                "--bn-report", str(out), *args)

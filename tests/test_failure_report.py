@@ -41,12 +41,9 @@ def _long_reports(text: str) -> dict[str, list[str]]:
     return out
 
 
-def test_a_failing_case_starts_with_the_broken_rule_and_its_repro(pytester, monkeypatch):
+def test_a_failing_case_starts_with_the_broken_rule_and_its_repro(pytester, clean_env):
     if TARGETS[TARGET].missing():
         pytest.skip(f"{TARGET} is not installed")
-    for var in ("BN_BEHAVIOUR_TARGET", "BN_BEHAVIOUR_REPORT", "BN_BEHAVIOUR_LAYER", "BN_BEHAVIOUR_LAYER_KWARGS",
-                "BN_BEHAVIOUR_XFAIL", "BN_BEHAVIOUR_DEVIATIONS"):
-        monkeypatch.delenv(var, raising=False)
     pytester.makepyfile(test_matrix="from bn_behaviour.test_behaviour import test_behaviour\n"
                                     "from bn_behaviour.test_settings import test_setting\n",
                         mutants=(Path(__file__).parent / "mutants.py").read_text())

@@ -45,14 +45,12 @@ def _valid(report: dict) -> list[str]:
 
 
 @pytest.fixture
-def run(pytester, monkeypatch, tmp_path):
+def run(pytester, clean_env, tmp_path):
     """``run(layer, mode_args, *args, cases=CASES)``: run cases with a faulty layer in a fresh pytest process;
     its result and its report's records by ID, which hold every case."""
     if TARGETS[TARGET].missing():
         pytest.skip(f"{TARGET} is not installed")
-    for var in ("TARGET", "REPORT", "DEVIATIONS", "LAYER", "CASE_TIMEOUT", "ISOLATE"):
-        monkeypatch.delenv(f"BN_BEHAVIOUR_{var}", raising=False)
-    monkeypatch.setenv("PYTHONPATH", os.pathsep.join(filter(None, [str(TESTS), os.environ.get("PYTHONPATH")])))
+    clean_env.setenv("PYTHONPATH", os.pathsep.join(filter(None, [str(TESTS), os.environ.get("PYTHONPATH")])))
     pytester.makepyfile(test_matrix="from bn_behaviour.test_behaviour import test_behaviour\n")
 
     def go(layer: str, mode: tuple[str, ...], *args, cases=CASES):

@@ -27,12 +27,10 @@ TARGET = "keras-tensorflow"
 
 
 @pytest.fixture
-def matrix(pytester, monkeypatch):
+def matrix(pytester, clean_env):
     """Run chosen matrix cases of keras-tensorflow in a fresh pytest process."""
     if TARGETS[TARGET].missing():
         pytest.skip(f"{TARGET} is not installed")
-    for var in ("BN_BEHAVIOUR_TARGET", "BN_BEHAVIOUR_REPORT", "BN_BEHAVIOUR_DEVIATIONS"):
-        monkeypatch.delenv(var, raising=False)
     pytester.makepyfile(test_matrix="from bn_behaviour.test_behaviour import test_behaviour\n")
 
     def run(*args, cases=CASES):
@@ -42,7 +40,7 @@ def matrix(pytester, monkeypatch):
     return run
 
 
-def test_unknown_target_is_a_usage_error_listing_names(pytester):
+def test_unknown_target_is_a_usage_error_listing_names(pytester, clean_env):
     pytester.makepyfile("def test_nothing(): pass\n")
     result = pytester.runpytest_subprocess("--bn-target", "keras-tensorflw")
     assert result.ret == pytest.ExitCode.USAGE_ERROR
@@ -52,15 +50,15 @@ def test_unknown_target_is_a_usage_error_listing_names(pytester):
     assert "Traceback" not in result.stderr.str()
 
 
-def test_unknown_target_from_the_environment(pytester, monkeypatch):
-    monkeypatch.setenv("BN_BEHAVIOUR_TARGET", "tf2")
+def test_unknown_target_from_the_environment(pytester, clean_env):
+    clean_env.setenv("BN_BEHAVIOUR_TARGET", "tf2")
     pytester.makepyfile("def test_nothing(): pass\n")
     result = pytester.runpytest_subprocess()
     assert result.ret == pytest.ExitCode.USAGE_ERROR
     result.stderr.fnmatch_lines(["*unknown target 'tf2'*"])
 
 
-def test_unrelated_suites_do_not_import_frameworks(pytester):
+def test_unrelated_suites_do_not_import_frameworks(pytester, clean_env):
     """The plugin loads in every pytest run of the environment; it must stay light."""
     pytester.makepyfile(
         "import sys\n"

@@ -158,7 +158,7 @@ def test_the_quick_selection_is_every_recipe_row_and_one_row_per_statement():
         assert all(why_not(t, row) is None for t in TARGETS.values() if st.applies_to(t.rule)), st.id
 
 
-def test_ids_select_cases_in_collection(pytester, tmp_path):
+def test_ids_select_cases_in_collection(pytester, tmp_path, clean_env):
     ids = tmp_path / "ids.txt"
     ids.write_text(f"# the quick answer\n{GUIDE}\n{OTHER}\n")
     pytester.makepyfile(test_matrix="from bn_behaviour.test_behaviour import test_behaviour\n")
@@ -168,7 +168,7 @@ def test_ids_select_cases_in_collection(pytester, tmp_path):
     assert collected == sorted(f"test_behaviour[{i}]" for i in (GUIDE, OTHER)), result.outlines
 
 
-def test_an_id_of_no_matrix_is_refused_naming_its_line(pytester, tmp_path):
+def test_an_id_of_no_matrix_is_refused_naming_its_line(pytester, tmp_path, clean_env):
     """A typo in the IDs file would select nothing without a word: it is a one-line usage error."""
     ids = tmp_path / "ids.txt"
     ids.write_text(f"{GUIDE}\nnested-frozen=inner_model-when=before_compile-path=fitt-training=none\n")
@@ -180,7 +180,7 @@ def test_an_id_of_no_matrix_is_refused_naming_its_line(pytester, tmp_path):
 
 
 @pytest.mark.harness
-def test_a_run_appends_each_finished_case_to_the_progress_file(pytester, tmp_path):
+def test_a_run_appends_each_finished_case_to_the_progress_file(pytester, tmp_path, clean_env):
     chosen = [c.id for c in MATRICES["main"].cases_for(TARGETS["tf1"])[:2]]
     if TARGETS["tf1"].missing():
         pytest.skip("tf1 is not installed")

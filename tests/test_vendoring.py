@@ -31,12 +31,9 @@ class NotALayer:
 
 
 @pytest.fixture
-def run(pytester, monkeypatch):
+def run(pytester, clean_env):
     if TARGETS[TARGET].missing():
         pytest.skip(f"{TARGET} is not installed")
-    for var in ("BN_BEHAVIOUR_TARGET", "BN_BEHAVIOUR_REPORT", "BN_BEHAVIOUR_DEVIATIONS",
-                "BN_BEHAVIOUR_LAYER", "BN_BEHAVIOUR_XFAIL"):
-        monkeypatch.delenv(var, raising=False)
     pytester.makepyfile(test_matrix="from bn_behaviour.test_behaviour import test_behaviour\n",
                         my_layers=MY_LAYERS)
 
@@ -71,10 +68,9 @@ def test_bad_layer_specs_are_one_line_usage_errors(run, spec, message):
     assert "Traceback" not in result.stderr.str()
 
 
-def test_layer_on_tf1_is_a_usage_error(pytester, monkeypatch):
+def test_layer_on_tf1_is_a_usage_error(pytester, clean_env):
     if TARGETS["tf1"].missing():
         pytest.skip("tf1 is not installed")
-    monkeypatch.delenv("BN_BEHAVIOUR_TARGET", raising=False)
     pytester.makepyfile("def test_nothing(): pass\n")
     result = pytester.runpytest_subprocess("--bn-target", "tf1", "--bn-layer", "x:y")
     assert result.ret == pytest.ExitCode.USAGE_ERROR
@@ -109,17 +105,15 @@ def test_report_records_its_provenance(run, tmp_path):
     assert set(report["target"]["versions"]) >= {"keras", "tensorflow", "numpy"}
 
 
-def test_pyargs_collects_the_matrix_from_an_empty_directory(pytester, monkeypatch):
-    monkeypatch.delenv("BN_BEHAVIOUR_TARGET", raising=False)
+def test_pyargs_collects_the_matrix_from_an_empty_directory(pytester, clean_env):
     result = pytester.runpytest_subprocess("--pyargs", "bn_behaviour.test_behaviour", "--collect-only", "-q",
                                            "-p", "no:cacheprovider", "--bn-target", TARGET)
     result.stdout.fnmatch_lines([f"*test_behaviour*{FOLLOWS_RULE.id}*"])
     assert result.ret == pytest.ExitCode.OK
 
 
-def test_a_conftest_may_also_load_the_plugin(pytester, monkeypatch):
+def test_a_conftest_may_also_load_the_plugin(pytester, clean_env):
     """The copied-folder route (pytest_plugins in a conftest) coexists with the installed entry point."""
-    monkeypatch.delenv("BN_BEHAVIOUR_TARGET", raising=False)
     pytester.makeconftest('pytest_plugins = ["bn_behaviour.plugin"]\n')
     pytester.makepyfile("def test_nothing(): pass\n")
     pytester.runpytest_subprocess("-p", "no:cacheprovider", "--bn-xfail", "lenient").assert_outcomes(passed=1)

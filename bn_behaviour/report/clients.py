@@ -26,7 +26,7 @@ from .. import api
 from ..cases.scenario import Scenario
 from ..clients import CLIENTS, Client, subset
 from ..rules.rulebook import STATEMENTS
-from ..targets import TARGETS, repro
+from ..targets import TARGETS, environment, repro
 from ..targets.layer import UNBUILT
 from .pages import row_href
 from .reading import problem
@@ -56,7 +56,7 @@ def run_one(client: Optional[Client], target: str, out: Path) -> dict:
            "--bn-report", str(path), *(client.args() if client else [])]
     start = time.monotonic()
     with tempfile.TemporaryDirectory() as empty:  # as a vendoring project runs it: nothing of this checkout
-        proc = subprocess.run(cmd, capture_output=True, text=True, cwd=empty)
+        proc = subprocess.run(cmd, capture_output=True, text=True, cwd=empty, env=environment.for_child())
     seconds = round(time.monotonic() - start)
     if not path.exists():
         return {"error": usage_error(proc.stdout + proc.stderr), "seconds": seconds}

@@ -31,7 +31,7 @@ from pathlib import Path
 from typing import Optional
 
 from .. import matrices
-from ..targets import TARGETS, resolve
+from ..targets import TARGETS, environment, resolve
 from . import documents, ending, plan, quick, reading
 from .format import merge
 from .page import html
@@ -79,7 +79,7 @@ def run_target(name: str, out: Path, workers: str, progress: Optional[Path] = No
            "-n", "0" if workers == "1" else workers]
     cmd += ["--bn-progress", str(progress)] if progress else []
     cmd += ["--bn-ids", str(ids)] if ids else []
-    proc = subprocess.run(cmd, capture_output=True, text=True)
+    proc = subprocess.run(cmd, capture_output=True, text=True, env=environment.for_child())
     if not path.exists():
         tail = (proc.stdout + proc.stderr).strip().splitlines()[-3:]
         return {"target": {"name": name}, "error": " | ".join(tail)}

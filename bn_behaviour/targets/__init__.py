@@ -17,14 +17,11 @@ bn_behaviour.targets.TargetError: unknown target 'nope'; valid targets: keras-te
 
 from __future__ import annotations
 
-import atexit
 import dataclasses
 import importlib
 import importlib.metadata
 import importlib.util
 import os
-import shutil
-import tempfile
 from dataclasses import dataclass, field
 from typing import Optional
 
@@ -34,6 +31,8 @@ from ..cases import inputs
 from ..cases.scenario import AXES as SCENARIO_AXES
 from ..cases.scenario import Scenario, generate
 from ..timing import PHASES
+from . import environment
+from .environment import PROCESS_DIR
 
 
 class TargetError(Exception):
@@ -110,15 +109,14 @@ class Target:
         return {d: _dist_version(d) for d in (self.implementation, *self.versions_of)}
 
     def activate(self) -> None:
-        """Put the target's environment in place (before any framework import)."""
-        for k, v in self.env.items():
-            if k == "TF_USE_LEGACY_KERAS" and importlib.util.find_spec("tf_keras") is None and _keras2_in_tensorflow():
-                continue  # tf.keras already is Keras 2 there; the switch would look for the absent tf_keras
-            if v == PROCESS_DIR:
-                if k not in os.environ:  # a folder of the user's own stays theirs
-                    os.environ[k] = _process_dir()
-                continue
-            os.environ[k] = v
+        """Put the target's environment in place, before any framework import: each variable the user has
+        not set (``environment.apply``); one set otherwise that this target cannot run with is a TargetError."""
+        env = dict(self.env)
+        if "TF_USE_LEGACY_KERAS" in env and importlib.util.find_spec("tf_keras") is None and _keras2_in_tensorflow():
+            del env["TF_USE_LEGACY_KERAS"]  # tf.keras already is Keras 2 there; the switch would look for tf_keras
+        why = environment.apply(self.name, env, TARGETS)
+        if why:
+            raise TargetError(why)
 
     def load_driver(self):
         self.activate()
@@ -155,10 +153,8 @@ def _dist_version(dist: str) -> str:
     return "not installed"
 
 
-#: Silence TensorFlow's C++ start-up logging in every target process.
+#: Silence TensorFlow's C++ start-up logging in every target process (a level the user set stays theirs).
 _QUIET = {"TF_CPP_MIN_LOG_LEVEL": "3"}
-#: An ``env`` value standing for a fresh folder of this process, removed when it exits.
-PROCESS_DIR = "<a fresh folder of this process>"
 #: JAX compiles every case's jitted step to the same XLA program as the last case's (a new model is a new
 #: function to ``jax.jit``, so its in-memory cache never hits); JAX's compilation cache, in a folder of
 #: this process only (empty at start: a run from scratch stays from scratch), compiles each program once.
@@ -166,11 +162,6 @@ PROCESS_DIR = "<a fresh folder of this process>"
 _JAX_ONCE = {"JAX_COMPILATION_CACHE_DIR": PROCESS_DIR, "JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS": "0",
              "JAX_PERSISTENT_CACHE_MIN_ENTRY_SIZE_BYTES": "-1"}
 
-
-def _process_dir() -> str:
-    path = tempfile.mkdtemp(prefix="bn-behaviour-")
-    atexit.register(shutil.rmtree, path, ignore_errors=True)
-    return path
 
 #: What Keras 3 lacks of tf_keras' BatchNormalization (settings of bn_behaviour.cases.setting, matrices).
 _KERAS3_LACKS = {
