@@ -22,6 +22,7 @@ from .faults import case_id_of
 from .isolation import CASE_KEY, Guard, add_options
 from .matrices import MATRICES, matrix_of
 from .report.format import FORMAT
+from .report.journal import Journal, write_whole
 from .report.summary import write_summary
 from .rules import deviations as dev
 from .rules.result import DeviationObserved, judge
@@ -49,6 +50,9 @@ OPTIONS = {
                  "other test (bn-behaviour report --quick)"),
     "--bn-progress": ("BN_BEHAVIOUR_PROGRESS", "append the ID of each finished matrix case to PATH, one a line "
                       "(bn-behaviour report's progress)"),
+    "--bn-journal": ("BN_BEHAVIOUR_JOURNAL", "append each finished matrix case's test reports to PATH as they come; "
+                     "a run given a PATH that a run of the same target, versions and options wrote replays the "
+                     "cases it holds instead of running them (bn-behaviour report --reuse resumes from it)"),
 }
 
 
@@ -82,6 +86,10 @@ class Session:
         self.xfail = config.getoption("bn_xfail")
         #: Matrix name -> case ID -> record (controller).
         self.results: dict[str, dict[str, dict]] = {name: {} for name in MATRICES}
+        #: The matrix cases this run selected (None until collected) and those that finished (controller).
+        self.collected: Optional[set[str]] = None
+        self.finished: set[str] = set()
+        self._head: Optional[dict] = None
         self._entries: Optional[list[dev.Deviation]] = None
         self._cases: Optional[dict[str, list]] = None
 
@@ -114,7 +122,30 @@ class Session:
     def all_results(self) -> list[dict]:
         return [case for store in self.results.values() for case in store.values()]
 
+    def selected(self, nodeids) -> None:
+        """Collection (this process's, or an xdist worker's) selected these tests."""
+        self.collected = (self.collected or set()) | {c for c in map(case_id_of, nodeids) if c}
+
+    def complete(self) -> bool:
+        """Whether every matrix case this run selected finished: ran (a crash and a timeout are results too),
+        or was skipped or failed in setup, so the report lacks nothing the run was asked for."""
+        return self.collected is not None and self.collected <= self.finished
+
     def report(self) -> dict:
+        return {
+            **self.head(),
+            "complete": self.complete(),
+            **{m.cases_key: [self.results[name][k] for k in sorted(self.results[name])]
+               for name, m in MATRICES.items()},
+        }
+
+    def head(self) -> dict:
+        """The report's provenance, the same in every process of a run (the journal's first line)."""
+        if self._head is None:
+            self._head = self._provenance()
+        return self._head
+
+    def _provenance(self) -> dict:
         return {
             "format": FORMAT,
             "suite": {"name": "bn-behaviour", "version": __version__, "git_revision": git_revision(),
@@ -134,8 +165,6 @@ class Session:
                 "variance_convention": "bessel" if self.target.bessel else "biased",
                 "backend": self.target.env.get("KERAS_BACKEND"),
             },
-            **{m.cases_key: [self.results[name][k] for k in sorted(self.results[name])]
-               for name, m in MATRICES.items()},
         }
 
 
@@ -296,7 +325,12 @@ def bn_check(request):
 @pytest.hookimpl(trylast=True)
 def pytest_sessionstart(session):
     config = session.config
-    if not hasattr(config, "workerinput"):
+    controller = not hasattr(config, "workerinput")
+    journal = config.getoption("bn_journal")
+    if journal:  # every process: the controller appends, a process that runs tests replays
+        config.pluginmanager.register(Journal(config, journal, _session(config).head(), controller),
+                                      "bn_behaviour_journal")
+    if controller:
         config.pluginmanager.register(_Collector(_session(config)), "bn_behaviour_collector")
 
 
@@ -306,21 +340,32 @@ class _Collector:
         path = session.config.getoption("bn_progress")
         self.progress = open(path, "a", buffering=1) if path else None  # one line per case, flushed as written
 
+    def pytest_collection_finish(self, session):
+        self.session.selected(item.nodeid for item in session.items)
+
+    @pytest.hookimpl(optionalhook=True)
+    def pytest_xdist_node_collection_finished(self, node, ids):
+        self.session.selected(ids)
+
     def pytest_runtest_logreport(self, report):
         self.session.add(report)
-        if self.progress is not None and (report.when == "call" or report.when == "setup" and not report.passed):
+        if report.when == "call" or report.when == "setup" and not report.passed:
             case_id = case_id_of(report.nodeid)  # a matrix case that ran, or was skipped or errored in setup
             if case_id:
-                self.progress.write(case_id + "\n")
+                self.session.finished.add(case_id)
+                if self.progress is not None:
+                    self.progress.write(case_id + "\n")
 
     def pytest_sessionfinish(self, session):
         if self.progress is not None:
             self.progress.close()
         path = session.config.getoption("bn_report")
         if path and self.session.all_results():
-            with PHASES("report"), open(path, "w") as f:
-                json.dump(self.session.report(), f, indent=1, sort_keys=True)
-                f.write("\n")
+            with PHASES("report"):
+                write_whole(path, json.dumps(self.session.report(), indent=1, sort_keys=True) + "\n")
 
     def pytest_terminal_summary(self, terminalreporter):
         write_summary(terminalreporter, self.session)
+        if self.session.all_results() and not self.session.complete():
+            terminalreporter.write_line("bn-behaviour: the run stopped before every selected case finished (the "
+                                        "report says complete: false)", yellow=True)
