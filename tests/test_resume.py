@@ -204,7 +204,6 @@ def test_an_interrupted_report_resumes_running_only_the_missing_cases(scrubbed, 
         assert proc.returncode == 130 and err.splitlines()[-1].endswith(
             f"`bn-behaviour report --target {TARGET} --out {out} --quick --reuse` runs only the others"), err
     before = {case_id_of(n) for n in journal.done(path)}
-    print(f"cases observed before the {signal.Signals(how).name}: {len(before)} of {len(wanted)}")
     assert 3 <= len(before) < len(wanted)
     left = json.loads((out / f"{TARGET}.json").read_text()) if how == signal.SIGINT else None
     if left is not None:  # Ctrl-C: pytest wrote what it had, saying it is incomplete
@@ -227,15 +226,16 @@ def test_an_interrupted_report_resumes_running_only_the_missing_cases(scrubbed, 
         appended.seek(offset)
         ran = [json.loads(line) for line in appended.read().splitlines() if line]
     ran = {case_id_of(e["nodeid"]) for e in ran if e["report"]["when"] == "call"}
-    print(f"cases run by the resumed run: {len(ran)}")
     assert ran == set(wanted) - before, "only the missing cases ran"
 
     final = json.loads((out / f"{TARGET}.json").read_text())
     ids = [c["id"] for m in MATRICES.values() for c in final[m.cases_key]]
-    print(f"cases in the final report: {len(ids)}")
     assert final["complete"] is True and sorted(ids) == wanted
     if left is not None:
         kept = {c["id"]: c for c in final["cases"]}
         assert all(kept[c["id"]] == c for c in left["cases"]), "a replayed case keeps its record"
     assert json.loads((out / "behaviour.json").read_text())["complete"] is True
     assert not path.exists()
+    with capsys.disabled():
+        print(f"\n{signal.Signals(how).name} after {len(before)} of {len(wanted)} cases; the resumed run ran "
+              f"{len(ran)}; the final report holds {len(ids)}")
