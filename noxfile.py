@@ -58,7 +58,9 @@ def _matrix(session: nox.Session) -> None:
     REPORTS.mkdir(parents=True, exist_ok=True)
     report = REPORTS / f"{session.name}.json"
     installed = json.loads(session.run("python", "-c", _VERSIONS_OF, target, silent=True).strip().splitlines()[-1])
-    if report.exists() and json.loads(report.read_text()).get("target", {}).get("versions") == installed:
+    held = json.loads(report.read_text()) if report.exists() else {}
+    # An interrupted run's report says complete: false: it is run again (older reports do not say).
+    if held.get("target", {}).get("versions") == installed and held.get("complete") is not False:
         session.log(f"{report} already holds {installed}: reused (delete it to run again)")
         return
     session.chdir(REPORTS)  # run the installed plugin, as a vendoring project does

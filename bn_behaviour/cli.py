@@ -27,7 +27,7 @@ from .report.clients import ClientsFileError
 from .report.clients import main as clients_main
 from .report.clients import stale as clients_stale
 from .report.disagreements import main as disagree_main
-from .report.run import QUICK_OUT
+from .report.run import QUICK_OUT, ReuseError
 from .report.run import main as report_main
 from .rules.deviations import find
 from .stdout_guard import stdout_to_stderr
@@ -166,7 +166,7 @@ def _history(args) -> int:
 def _report(args) -> int:
     try:
         return report_main(args)
-    except reading.ReportFileError as e:  # --reuse of a file that is no report of this format
+    except (reading.ReportFileError, ReuseError) as e:  # --reuse of a file that is no whole report
         raise UsageError(str(e)) from None
 
 
@@ -184,6 +184,12 @@ def _docs(args) -> int:
         clients = clients_stale(folder) if args.check else []
     except (reading.ReportFileError, ClientsFileError) as e:
         raise UsageError(str(e)) from None
+    if merged.get("complete") is False:  # the documents would publish a part of the answer as the whole
+        raise UsageError(f"{args.source} is incomplete (a target's run stopped before every case finished): "
+                         "finish it with `bn-behaviour report --reuse` into its folder, then render it")
+    if "complete" not in merged:
+        print(f"bn-behaviour docs: {args.source} does not say whether it is complete (an earlier bn-behaviour "
+              "wrote it); `bn-behaviour report` writes one that does", file=sys.stderr)
     if args.check:
         stale = documents.stale(merged, folder) + clients + readme.stale(merged, folder)
         for path in stale:
@@ -236,12 +242,18 @@ def parser() -> argparse.ArgumentParser:
     w.add_argument("--json", action="store_true", help="print the facts as one JSON object (for machines)")
     w.set_defaults(func=_workflow)
     r = sub.add_parser("report", help="run the matrix on the installed target(s) and print the answer: the recipe "
-                       "table, the disagreements, the files written")
+                       "table, the disagreements, the files written",
+                       description="Interrupted (Ctrl-C, a killed process), it loses only the cases that were "
+                       "running: each target appends every finished case to <out>/<target>.journal.jsonl, and "
+                       "`--reuse` continues from there, running only the missing cases. Nothing is merged from an "
+                       "incomplete report.")
     r.add_argument("--target", action="append", default=None, help="target(s) to run (default: every installed one)")
     r.add_argument("--out", default=None, help="folder for behaviour.json, behaviour.md and behaviour.html "
                    f"(default: the current folder; {QUICK_OUT} with --quick)")
     r.add_argument("--workers", default="auto", help="pytest-xdist workers per target (default auto)")
-    r.add_argument("--reuse", action="store_true", help="reuse an existing per-target report in --out")
+    r.add_argument("--reuse", action="store_true", help="take each target's complete report in --out as it is, "
+                   "and continue an interrupted target from its journal (<target>.journal.jsonl), running only "
+                   "the cases it lacks; refuse an incomplete report with no journal left")
     r.add_argument("--quick", action="store_true", help="only every recipe's row and one row per documented "
                    "statement: the answer in well under a minute")
     r.add_argument("--full", action="store_true", help="print every row of every target before the answer")

@@ -13,9 +13,7 @@ controller sees it under xdist exactly as without it.
 
 from __future__ import annotations
 
-import json
 import os
-import subprocess
 from typing import Optional
 
 import pytest
@@ -25,8 +23,9 @@ from .faults import case_id_of
 from .guest import FIXTURES, asked
 from .isolation import CASE_KEY, Guard, add_options
 from .matrices import MATRICES, matrix_of
+from .report.collector import Collector, git_revision, status_of
 from .report.format import FORMAT
-from .report.summary import write_summary
+from .report.journal import Journal
 from .rules import deviations as dev
 from .rules.result import DeviationObserved, judge
 from .targets import TARGETS, Target, TargetError, require, resolve
@@ -34,7 +33,6 @@ from .targets.layer import LayerSpecError, parse_kwargs
 from .targets.layer import describe as describe_layer
 from .targets.layer import load as load_layer
 from .targets.network import HARNESS
-from .timing import PHASES
 
 XFAIL_MODES = ("strict", "lenient", "skip")
 STASH = pytest.StashKey["Session"]()
@@ -53,6 +51,9 @@ OPTIONS = {
                  "other test (bn-behaviour report --quick)"),
     "--bn-progress": ("BN_BEHAVIOUR_PROGRESS", "append the ID of each finished matrix case to PATH, one a line "
                       "(bn-behaviour report's progress)"),
+    "--bn-journal": ("BN_BEHAVIOUR_JOURNAL", "append each finished matrix case's test reports to PATH as they come; "
+                     "a run given a PATH that a run of the same target, versions and options wrote replays the "
+                     "cases it holds instead of running them (bn-behaviour report --reuse resumes from it)"),
 }
 
 
@@ -88,6 +89,10 @@ class Session:
         self.xfail = config.getoption("bn_xfail")
         #: Matrix name -> case ID -> record (controller).
         self.results: dict[str, dict[str, dict]] = {name: {} for name in MATRICES}
+        #: The matrix cases this run selected (None until collected) and those that finished (controller).
+        self.collected: Optional[set[str]] = None
+        self.finished: set[str] = set()
+        self._head: Optional[dict] = None
         self._entries: Optional[list[dev.Deviation]] = None
         self._cases: Optional[dict[str, list]] = None
 
@@ -158,13 +163,36 @@ class Session:
             return
         for key, value in report.user_properties:
             if key == CASE_KEY:  # a crash or a timeout (bn_behaviour.isolation) names its status
-                status = value.get("status") or _status(report)
+                status = value.get("status") or status_of(report)
                 self.results[value["matrix"]][value["record"]["id"]] = dict(value["record"], status=status)
 
     def all_results(self) -> list[dict]:
         return [case for store in self.results.values() for case in store.values()]
 
+    def selected(self, nodeids) -> None:
+        """Collection (this process's, or an xdist worker's) selected these tests."""
+        self.collected = (self.collected or set()) | {c for c in map(case_id_of, nodeids) if c}
+
+    def complete(self) -> bool:
+        """Whether every matrix case this run selected finished: ran (a crash and a timeout are results too),
+        or was skipped or failed in setup, so the report lacks nothing the run was asked for."""
+        return self.collected is not None and self.collected <= self.finished
+
     def report(self) -> dict:
+        return {
+            **self.head(),
+            "complete": self.complete(),
+            **{m.cases_key: [self.results[name][k] for k in sorted(self.results[name])]
+               for name, m in MATRICES.items()},
+        }
+
+    def head(self) -> dict:
+        """The report's provenance, the same in every process of a run (the journal's first line)."""
+        if self._head is None:
+            self._head = self._provenance()
+        return self._head
+
+    def _provenance(self) -> dict:
         return {
             "format": FORMAT,
             "suite": {"name": "bn-behaviour", "version": __version__, "git_revision": git_revision(),
@@ -184,27 +212,7 @@ class Session:
                 "variance_convention": "bessel" if self.target.bessel else "biased",
                 "backend": self.target.env.get("KERAS_BACKEND"),
             },
-            **{m.cases_key: [self.results[name][k] for k in sorted(self.results[name])]
-               for name, m in MATRICES.items()},
         }
-
-
-def git_revision() -> Optional[str]:
-    """The checkout's commit when the suite runs from a git checkout, else None."""
-    here = os.path.dirname(os.path.abspath(__file__))
-    try:
-        out = subprocess.run(["git", "-C", here, "rev-parse", "HEAD"], capture_output=True, text=True, timeout=10)
-    except (OSError, subprocess.SubprocessError):
-        return None
-    return out.stdout.strip() or None if out.returncode == 0 else None
-
-
-def _status(report) -> str:
-    if hasattr(report, "wasxfail") and report.skipped:
-        return "deviation"
-    if report.skipped:
-        return "skipped"
-    return "pass" if report.passed else "fail"
 
 
 def pytest_configure(config):
@@ -339,31 +347,10 @@ def bn_check(request):
 @pytest.hookimpl(trylast=True)
 def pytest_sessionstart(session):
     config = session.config
-    if not hasattr(config, "workerinput"):
-        config.pluginmanager.register(_Collector(config.stash[STASH]), "bn_behaviour_collector")
-
-
-class _Collector:
-    def __init__(self, session: Session):
-        self.session = session
-        path = session.config.getoption("bn_progress")
-        self.progress = open(path, "a", buffering=1) if path else None  # one line per case, flushed as written
-
-    def pytest_runtest_logreport(self, report):
-        self.session.add(report)
-        if self.progress is not None and (report.when == "call" or report.when == "setup" and not report.passed):
-            case_id = case_id_of(report.nodeid)  # a matrix case that ran, or was skipped or errored in setup
-            if case_id:
-                self.progress.write(case_id + "\n")
-
-    def pytest_sessionfinish(self, session):
-        if self.progress is not None:
-            self.progress.close()
-        path = session.config.getoption("bn_report")
-        if path and self.session.all_results():
-            with PHASES("report"), open(path, "w") as f:
-                json.dump(self.session.report(), f, indent=1, sort_keys=True)
-                f.write("\n")
-
-    def pytest_terminal_summary(self, terminalreporter):
-        write_summary(terminalreporter, self.session)
+    controller = not hasattr(config, "workerinput")
+    journal = config.getoption("bn_journal")
+    if journal:  # every process: the controller appends, a process that runs tests replays (--bn-* asks: started)
+        config.pluginmanager.register(Journal(config, journal, _session(config).head(), controller),
+                                      "bn_behaviour_journal")
+    if controller:
+        config.pluginmanager.register(Collector(config.stash[STASH]), "bn_behaviour_collector")

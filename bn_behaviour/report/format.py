@@ -5,9 +5,10 @@ beside this module, what every report shares, plus each matrix's keys) and by
 ``docs/report-format.md``:
 
 * a **per-target report** (``--bn-report``): ``format``, provenance (``suite``,
-  ``layer``, ``options``), ``target`` and, per matrix, ``<prefix>cases``;
+  ``layer``, ``options``), ``target``, ``complete`` (every case the run selected finished)
+  and, per matrix, ``<prefix>cases``;
 * a **merged report** (``behaviour.json``, ``bn-behaviour report``): ``format``,
-  ``targets`` (each with its ``<prefix>counts``), ``skipped_targets`` and, per
+  ``complete`` (every merged report was), ``targets`` (each with its ``<prefix>counts``), ``skipped_targets`` and, per
   matrix, ``<prefix>rows`` (one row per case ID, its case per target).
 
 Vendoring projects read these files; :data:`FORMAT` changes when a key they
@@ -69,7 +70,9 @@ def merge(reports: list[dict], skipped: dict[str, str]) -> dict:
             for case in cases:
                 rows[m.name].setdefault(case["id"], {})[name] = case
         targets.append(entry)
-    out = {"format": FORMAT, "targets": targets, "skipped_targets": skipped}
+    # Complete unless a target's report says it is not (a target whose run wrote none shows its ``error``).
+    complete = all(rep.get("complete") is not False for rep in reports)
+    out = {"format": FORMAT, "complete": complete, "targets": targets, "skipped_targets": skipped}
     for m in MATRICES.values():
         out[m.rows_key] = [{"id": k, "cases": rows[m.name][k]} for k in sorted(rows[m.name], key=m.row_order)]
     return out
