@@ -25,6 +25,7 @@ import argparse
 import json
 import os
 import platform
+import shutil
 import statistics
 import subprocess
 import sys
@@ -95,6 +96,7 @@ def measure(target: str, cases: str, sample: int, repeat: int) -> dict:
         walls[mode].append(round(wall, 2))
         if seen.setdefault(mode, statuses) != statuses:
             raise SystemExit(f"bench: {target} {mode}: statuses changed between runs: {seen[mode]} != {statuses}")
+    shutil.rmtree(work, ignore_errors=True)
     if seen["n1"] != seen["supervisor"]:
         raise SystemExit(f"bench: {target}: the modes ran different cases: {seen['n1']} != {seen['supervisor']}")
     median = {m: round(statistics.median(w), 2) for m, w in walls.items()}
