@@ -8,8 +8,17 @@ innermost Python frame.  The case's record carries it, its status is the
 kind, and its observation holds placeholders and the one-line description as
 its ``error``.
 
+What ended the process is read from what it left (:func:`diagnose`): its
+faulthandler dump names a fatal signal (``Fatal Python error: Aborted``) or a
+hang it ended itself (``Timeout (0:05:30)!``, then ``_exit(1)``).  A process
+that leaves no dump was killed (SIGKILL, SIGTERM) or exited (``os._exit``, C
+``exit()``): only a parent that waits for it, the supervisor without xdist,
+learns that signal or exit code; under xdist the fault says "no dump".
+
 >>> describe({"kind": "crash", "signal": "SIGABRT", "signum": 6, "exit_code": None, "phase": "step"})
 'Crash: SIGABRT (signal 6) in phase step'
+>>> describe({"kind": "crash", "signal": None, "signum": None, "exit_code": None, "phase": "build"})
+'Crash: killed or exited, no dump, in phase build'
 >>> describe({"kind": "timeout", "seconds": 300.0, "phase": "compile_trace"})
 'Timeout: no result after 300 s, in phase compile_trace'
 >>> case_id_of("test_behaviour.py::test_behaviour[layer-frozen=none-when=before_compile-path=call-training=true]")
@@ -24,7 +33,6 @@ import json
 import os
 import re
 import signal
-import subprocess
 from typing import Optional
 
 from .matrices import case_from_id
@@ -50,8 +58,8 @@ def describe(fault: dict) -> str:
         cause = f"{fault['signal']} (signal {fault['signum']})" if fault.get("signum") else fault["signal"]
     elif fault.get("exit_code") is not None:
         cause = f"exit code {fault['exit_code']}"
-    else:
-        cause = "the process died"
+    else:  # no dump, and no parent that waited for it (xdist)
+        cause = "killed or exited, no dump,"
     return f"Crash: {cause} in phase {phase}"
 
 
@@ -115,8 +123,28 @@ def where(dump: str) -> Optional[str]:
 
 def diagnose(folder: str, name: str, nodeid: Optional[str], signum: Optional[int] = None,
              exit_code: Optional[int] = None, timeout: float = 0.0) -> tuple[Optional[str], dict, str]:
-    """What ended process ``name`` (its state file, its faulthandler dump, its exit status):
-    (the node ID it was running or None, the fault, a longer text for the test report)."""
+    r"""What ended process ``name``: its state file, its faulthandler dump and, from a parent that waited for
+    it, its ``signum`` or ``exit_code``; (the node ID it was running or None, the fault, a longer text for the
+    test report).
+
+    >>> import tempfile
+    >>> folder = tempfile.mkdtemp()
+    >>> with open(os.path.join(folder, "gw0.dump"), "w") as f:
+    ...     _ = f.write('Fatal Python error: Segmentation fault\n\nCurrent thread 0x1 (most recent call first):\n'
+    ...                 '  File "/x/layers.py", line 9 in call\n')
+    >>> fault = diagnose(folder, "gw0", None)[1]
+    >>> fault["signal"], fault["signum"], fault["exit_code"], fault["where"]
+    ('SIGSEGV', 11, None, '/x/layers.py:9 in call')
+    >>> with open(os.path.join(folder, "gw0.dump"), "w") as f:
+    ...     _ = f.write('Timeout (0:00:11)!\nThread 0x1 (most recent call first):\n  File "/x/c.py", line 3 in lock\n')
+    >>> fault = diagnose(folder, "gw0", None, timeout=10.0)[1]
+    >>> fault["kind"], fault["seconds"], fault["exit_code"]
+    ('timeout', 10.0, 1)
+    >>> os.remove(os.path.join(folder, "gw0.dump"))
+    >>> _, fault, detail = diagnose(folder, "gw0", None)
+    >>> fault["signal"], fault["exit_code"], detail.splitlines()[1][:40]
+    (None, None, 'It left no faulthandler dump: it was kil')
+    """
     try:
         state = json.loads(_read(os.path.join(folder, f"{name}.state")) or "{}")
     except ValueError:
@@ -126,14 +154,20 @@ def diagnose(folder: str, name: str, nodeid: Optional[str], signum: Optional[int
     fatal = re.search(r"Fatal Python error: (.+)", dump)
     if signum is None and fatal and fatal.group(1).strip() in FATAL:
         signum = int(getattr(signal, FATAL[fatal.group(1).strip()]))
+    kind = "timeout" if dump.startswith("Timeout (") else "crash"
+    if kind == "timeout" and signum is None and exit_code is None:
+        exit_code = 1  # faulthandler.dump_traceback_later(exit=True) ends the process with _exit(1)
     phase = state.get("phase") if nodeid is None or running == nodeid else None
-    fault = {"kind": "timeout" if dump.startswith("Timeout (") else "crash",
+    fault = {"kind": kind,
              "signal": signal_name(signum) if signum else None, "signum": signum,
              "exit_code": None if signum else exit_code, "phase": phase, "seconds": None, "where": where(dump)}
     if fault["kind"] == "timeout":
         fault["seconds"] = timeout
     how = "did not return and was killed" if fault["kind"] == "timeout" else "died"
     detail = f"bn-behaviour: the process running this case {how}. {describe(fault)}."
+    if signum is None and exit_code is None and not dump.strip():
+        detail += ("\nIt left no faulthandler dump: it was killed (SIGKILL, SIGTERM: the OOM killer, a CI limit) or"
+                   " exited (os._exit, C exit()); run it without xdist (-p no:xdist) to learn its signal or exit code.")
     if fault["where"]:
         detail += f"\nLast Python frame: {fault['where']}"
     if dump.strip():
@@ -161,15 +195,3 @@ def trim(dump: str) -> str:
     """
     return "\n".join(line for line in dump.strip().splitlines() if not line.startswith("Extension modules:")
                      and not (_FRAME.match(line) and re.search(r"[/\\](_pytest|pluggy|xdist|execnet)[/\\]", line)))
-
-
-def exit_status(worker) -> tuple[Optional[int], Optional[int]]:
-    """(signal, exit code) of a dead xdist worker, from execnet's process handle (None, None: unknown)."""
-    popen = getattr(getattr(getattr(worker, "gateway", None), "_io", None), "popen", None)
-    if popen is None:
-        return None, None
-    try:
-        code = popen.wait(timeout=5)
-    except (subprocess.TimeoutExpired, OSError):
-        return None, None
-    return (-code, None) if code < 0 else (None, code)

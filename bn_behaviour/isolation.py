@@ -10,8 +10,12 @@ reads both and records the case with the status ``crash`` or ``timeout``:
 * **crash**, the process died (a signal, ``abort()``, a segfault, an
   ``_exit``).  Under xdist the controller turns xdist's "worker crashed"
   report into the case's record (``pytest_handlecrashitem``) and xdist
-  replaces the worker; without xdist, :mod:`bn_behaviour.supervisor` forks the
-  pytest process once collection is done and resumes after the crashed case.
+  replaces the worker: the guard keeps xdist's cap on replaced workers itself,
+  not counting crashed cases (``pytest_testnodedown``, ``--max-worker-restart``);
+  without xdist, :mod:`bn_behaviour.supervisor` forks the pytest process once
+  collection is done and resumes after the crashed case.  What ended the
+  process is read from its dump (``bn_behaviour.faults.diagnose``), and from
+  its wait status where a parent waits for it (the supervisor).
 * **timeout** (``--bn-case-timeout``): at the limit SIGALRM raises
   :class:`CaseTimeout` inside the case (a Python-level hang: a loop, a
   sleep).  A hang in C code that never returns to Python cannot see it:
@@ -37,7 +41,7 @@ from typing import Callable, Optional
 import pytest
 
 from . import supervisor
-from .faults import CASE_KEY, case_id_of, describe, diagnose, exit_status, mark
+from .faults import CASE_KEY, case_id_of, describe, diagnose, mark
 from .timing import PHASES
 
 __all__ = ["CASE_KEY", "DEFAULT_TIMEOUT", "CaseTimeout", "Guard", "add_options"]
@@ -45,6 +49,7 @@ __all__ = ["CASE_KEY", "DEFAULT_TIMEOUT", "CaseTimeout", "Guard", "add_options"]
 DEFAULT_TIMEOUT = 300.0
 FOLDER_KEY = "bn_behaviour_fault_dir"  # the shared folder, handed to xdist workers in ``workerinput``
 PREFIX = "bn-behaviour-faults-"  # <PREFIX><owner pid>-<random> in the temporary directory
+NO_CAP = 2**31 - 1  # --max-worker-restart for xdist when the guard keeps the cap
 
 
 def add_options(group) -> None:
@@ -181,7 +186,7 @@ SESSIONS = [0]
 class Guard:
     """The plugin's fault handling in one pytest process (controller, worker, or both without xdist)."""
 
-    def __init__(self, config, entries: Callable[[], list], prepare: Callable[[], object]):
+    def __init__(self, config, entries: Callable[[], list], prepare: Callable[[], object], asked: bool = True):
         self.config = config
         self.entries, self.prepare = entries, prepare
         self.timeout = config.getoption("bn_case_timeout")
@@ -195,6 +200,11 @@ class Guard:
         self.dump = None
         self.alarm: Optional[Alarm] = None
         self.journal = None  # set in a supervised process (bn_behaviour.supervisor)
+        self.restart_cap: Optional[int] = None  # xdist's cap on crashed workers, when the guard keeps it
+        self.crashes = 0  # crashed workers that count against it
+        self.down = ""  # the xdist worker that went down last
+        if asked:  # a run that asks for no bn case keeps xdist's options as its user set them
+            self._take_over_restart_cap(config)
 
     def folder_path(self) -> str:
         """The shared folder's path, chosen once by the process that removes it; nothing is made yet."""
@@ -215,24 +225,38 @@ class Guard:
         return diagnose(self.ensure_folder(), name, nodeid, signum, exit_code, self.timeout)
 
     # -- the xdist controller ------------------------------------------------
+    def _take_over_restart_cap(self, config) -> None:
+        """xdist stops replacing crashed workers after ``--max-worker-restart`` crashes (default 4 per worker,
+        against a collection that crashes every worker it starts).  A crashed case costs one case and the run
+        goes on, so when the user set no cap, the guard keeps xdist's default itself and counts only the
+        other crashes: xdist is told there is none (the option, read when xdist's session starts)."""
+        workers = config.getoption("numprocesses", None)
+        if (getattr(config, "workerinput", None) is None and workers and not config.option.collectonly
+                and config.getoption("maxworkerrestart", None) is None):
+            self.restart_cap = 4 * int(workers)  # xdist's default, get_default_max_worker_restart
+            config.option.maxworkerrestart = str(NO_CAP)
+
     @pytest.hookimpl(optionalhook=True)
     def pytest_configure_node(self, node):
+        if self.restart_cap is not None and self.crashes > self.restart_cap:
+            # where xdist checks its own cap: a crashed worker is about to be replaced
+            pytest.exit(f"maximum crashed workers reached: {self.restart_cap} (crashes outside bn-behaviour's cases;"
+                        " --max-worker-restart sets the cap)")
         node.workerinput[FOLDER_KEY] = self.folder_path()
+
+    @pytest.hookimpl(optionalhook=True)
+    def pytest_testnodedown(self, node, error):
+        self.down = node.workerinput.get("workerid", "")  # the worker pytest_handlecrashitem is about, if any
+        if error is not None:  # xdist counts every worker that went down with an error
+            self.crashes += 1
 
     @pytest.hookimpl(optionalhook=True)
     def pytest_handlecrashitem(self, crashitem, report, sched):
         if not case_id_of(crashitem):
-            return  # not a matrix case: xdist's own report stands
-        worker = getattr(report, "node", None)
-        name = getattr(worker, "workerinput", {}).get("workerid", "")
-        _, fault, detail = self.diagnose(name, crashitem, *exit_status(worker))
+            return  # not a matrix case: xdist's own report stands (and its crash counts against the cap)
+        _, fault, detail = self.diagnose(self.down, crashitem)
         mark(report, crashitem, fault, self.entries(), longrepr=f"{report.longrepr}\n{detail}")
-        dsession = self.config.pluginmanager.getplugin("dsession")
-        if (case_id_of(crashitem) and self.config.getoption("maxworkerrestart", None) is None
-                and isinstance(getattr(dsession, "_failed_nodes_count", None), int)):
-            # xdist caps restarts (4 per worker) against crashing collections; a crashed case costs one
-            # case, so it is not counted (xdist counts it right after this hook).
-            dsession._failed_nodes_count -= 1
+        self.crashes -= 1  # a crashed case is not counted (pytest_testnodedown came first)
 
     # -- a process that runs cases -------------------------------------------
     @pytest.hookimpl(tryfirst=True)

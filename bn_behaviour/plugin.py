@@ -219,10 +219,11 @@ def pytest_configure(config):
     """A run that asks for bn cases starts at once (before any framework import, xdist's workers too); any
     other run starts at its first bn case's collection (:func:`pytest_generate_tests`), or never."""
     session = config.stash[STASH] = Session(config)
-    if asked(config):
+    wanted = asked(config)
+    if wanted:
         session.start()
-    config.pluginmanager.register(Guard(config, lambda: session.entries, lambda: session.target.load_driver()),
-                                  "bn_behaviour_guard")
+    config.pluginmanager.register(Guard(config, lambda: session.entries, lambda: session.target.load_driver(),
+                                        wanted), "bn_behaviour_guard")
     config.addinivalue_line("markers", "bn_scenario: a case of the BatchNormalization matrix")
 
 

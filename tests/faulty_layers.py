@@ -6,6 +6,8 @@ scenarios, and the training steps of ``fit``):
 
 * :class:`AbortingBN` aborts the process (SIGABRT), as a failed C++ check of a
   framework does;
+* :class:`ExitingBN` ends the process with ``os._exit(3)``, leaving no
+  faulthandler dump, as a kill (SIGKILL, the OOM killer) does;
 * :class:`HangingBN` loops forever in Python: SIGALRM interrupts it (so would
   it interrupt ``time.sleep(10**6)``: a sleep returns to Python on a signal);
 * :class:`CHangingBN` locks a mutex it holds, in C, like a deadlock inside a
@@ -32,6 +34,13 @@ class AbortingBN(BN):
     def call(self, inputs, training=None, mask=None):
         if training is True:
             os.abort()
+        return super().call(inputs, training=training, mask=mask)
+
+
+class ExitingBN(BN):
+    def call(self, inputs, training=None, mask=None):
+        if training is True:
+            os._exit(3)
         return super().call(inputs, training=training, mask=mask)
 
 

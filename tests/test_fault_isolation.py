@@ -6,7 +6,8 @@ that aborts, loops in Python or deadlocks in C in the one called with
 ``training=True``, with xdist (``-n 2``) and without (``-p no:xdist``), and
 read the JSON report: every collected case is there, the faulty one as
 ``crash`` or ``timeout`` with its cause and phase, the others as usual; and
-more crashes than xdist replaces workers for.  The other tests render such
+more crashed cases than xdist replaces workers for, while crashes outside the
+matrix still stop the run at xdist's cap.  The other tests render such
 records (summary counts, documents, page, schema) without starting a process.
 """
 
@@ -119,15 +120,51 @@ def test_a_hang_in_c_code_is_killed_after_the_limit(run, mode):
 
 
 @pytest.mark.harness
+@pytest.mark.parametrize("mode", MODES)
+def test_a_process_that_leaves_no_dump_is_a_crash_of_unknown_cause_under_xdist(run, mode):
+    """``os._exit(3)`` leaves no faulthandler dump, as a SIGKILL does: without xdist the supervisor, which waits
+    for its child, records the exit code; under xdist nothing the worker left says how it ended, and the
+    record says so rather than guessing (``bn_behaviour.faults.diagnose``)."""
+    result, records = run("ExitingBN", MODES[mode])
+    case = _one_faulty(result, records)
+    fault = case["fault"]
+    assert (case["status"], fault["kind"], fault["phase"], fault["where"]) == ("crash", "crash", "step", None)
+    if mode == "no-xdist":
+        assert (fault["signal"], fault["exit_code"]) == (None, 3)
+        assert case["observed"]["error"] == "Crash: exit code 3 in phase step"
+    else:
+        assert (fault["signal"], fault["signum"], fault["exit_code"]) == (None, None, None)
+        assert case["observed"]["error"] == "Crash: killed or exited, no dump, in phase step"
+        result.stdout.fnmatch_lines(["*It left no faulthandler dump: it was killed*"])
+
+
+@pytest.mark.harness
 def test_crashed_cases_do_not_use_up_xdist_worker_restarts(run):
     """xdist stops replacing crashed workers after 4 per worker (against crashing collections); a crashed case
-    costs one case, so the run goes on past that (``Guard.pytest_handlecrashitem``)."""
+    costs one case, so the run goes on past that (``Guard.pytest_testnodedown`` and ``pytest_handlecrashitem``
+    keep the cap instead of xdist)."""
     crashing = [Scenario("layer", frozen, "before_compile", path, "true").id
                 for frozen in ("none", "layer") for path in ("call", "call_graph", "custom_loop")][:5]
     result, records = run("AbortingBN", ("-n", "1"), cases=crashing)
     assert [records[i]["status"] for i in crashing] == ["crash"] * 5
     result.assert_outcomes(failed=5)
     assert "maximum crashed workers reached" not in result.stdout.str()
+
+
+@pytest.mark.harness
+@pytest.mark.parametrize("cap", [None, "1"])
+def test_crashes_outside_the_matrix_still_stop_at_xdist_restart_cap(pytester, monkeypatch, cap):
+    """A guest in other runs: a test module that kills every worker collecting it still ends the run after
+    xdist's cap of replaced workers (4 per worker, or ``--max-worker-restart``), with the plugin loaded, instead
+    of replacing workers forever."""
+    for var in ("TARGET", "REPORT", "DEVIATIONS", "LAYER", "CASE_TIMEOUT", "ISOLATE"):
+        monkeypatch.delenv(f"BN_BEHAVIOUR_{var}", raising=False)
+    pytester.makepyfile(test_dies="import os\nos._exit(3)\n\ndef test_never():\n    pass\n")
+    args = ["--max-worker-restart", cap] if cap else []
+    result = pytester.runpytest_subprocess("-n", "1", "-p", "no:cacheprovider", *args, timeout=120)
+    assert result.ret != 0
+    result.stdout.fnmatch_lines([f"*maximum crashed workers reached: {cap or 4}*"])
+    assert result.stdout.str().count("node down") == int(cap or 4) + 1
 
 
 # -- rendering records of cases that gave no result (no process started) ------------------------------------------
