@@ -117,6 +117,7 @@ def test_a_reused_report_is_checked_before_anything_runs(tmp_path, capsys):
         pytest.skip("no target installed")
     report = _per_target(name)
     report["cases"][0]["violatd"] = report["cases"][0].pop("violated")
+    report["complete"] = True  # a whole report, so --reuse takes it (an incomplete one is refused earlier)
     path = _write(tmp_path / f"{name}.json", report)
     assert cli.main(["report", "--target", name, "--out", str(tmp_path), "--reuse"]) == 2
     assert _one_line(capsys) == (
