@@ -4,7 +4,7 @@
     python bench/isolation.py tf1 --cases quick --repeat 5    # the quick answer's rows only
 
 ``bn-behaviour report`` runs a target that gets one core in the pytest process itself
-(``bn_behaviour/report/run.py``: ``-n 0``), where ``bn_behaviour.supervisor`` forks once and
+(``bn_behaviour/command/run.py``: ``-n 0``), where ``bn_behaviour.isolation.supervisor`` forks once and
 resumes the run after a crash.  Running those targets with ``-n 1`` instead (xdist replaces a
 crashed worker) would let the supervisor go; issue 22 deletes it if ``-n 1`` costs under 5%.
 For each target this times the same cases, in the report's own pytest command, with
@@ -43,7 +43,7 @@ THRESHOLD = 1.05
 def case_ids(target: str, cases: str, sample: int) -> list[str] | None:
     """The IDs to run (None: every matrix case, as ``bn-behaviour report`` runs), every ``sample``-th."""
     from bn_behaviour import matrices
-    from bn_behaviour.report import quick
+    from bn_behaviour.command import quick
     from bn_behaviour.targets import require
 
     if cases == "all" and sample == 1:
@@ -57,7 +57,7 @@ def case_ids(target: str, cases: str, sample: int) -> list[str] | None:
 
 
 def command(target: str, report: Path, ids: Path | None, mode: str) -> list[str]:
-    """``bn_behaviour.report.run.run_target``'s pytest command, with ``mode``'s arguments for its workers."""
+    """``bn_behaviour.command.run.run_target``'s pytest command, with ``mode``'s arguments for its workers."""
     cmd = [sys.executable, "-m", "pytest", "--pyargs", "bn_behaviour", "-q", "-p", "no:cacheprovider",
            "-o", "addopts=", "--bn-target", target, "--bn-report", str(report), *MODES[mode]]
     return cmd + (["--bn-ids", str(ids)] if ids else [])

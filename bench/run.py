@@ -12,7 +12,7 @@ Measures, for the default target (keras-tensorflow):
   framework's own phases vary by 10-15% between back-to-back runs, more than the suite adds;
 * the time per phase (import, build, compile/trace, step, read-back, observation and
   reference check, report writing; the rest of a process's time is pytest and the plugin),
-  from ``bn_behaviour.timing`` totals each process writes;
+  from ``bn_behaviour.isolation.timing`` totals each process writes;
 * the README's ``pytest -n auto`` (the whole default run: matrix, settings, workflows, self-tests);
 * ``bn-behaviour report`` across every installed target, from scratch and with ``--reuse``.
 

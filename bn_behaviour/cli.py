@@ -16,21 +16,21 @@ from typing import Optional
 from . import __version__
 from .cases.scenario import AXES, Scenario
 from .cases.setting import SettingCase
+from .clients.runner import ClientsFileError
+from .clients.runner import main as clients_main
+from .clients.runner import stale as clients_stale
+from .command.run import QUICK_OUT, ReuseError
+from .command.run import main as report_main
 from .history.command import configure as history_configure
 from .history.command import main as history_main
+from .isolation.stdout_guard import stdout_to_stderr
 from .matrices import MATRICES, case_from_id, known_deviations, matrix_of, why_not
 from .report import documents, reading, readme
 from .report.case_answer import answer, show
 from .report.changes import ReportError
 from .report.changes import main as diff_main
-from .report.clients import ClientsFileError
-from .report.clients import main as clients_main
-from .report.clients import stale as clients_stale
 from .report.disagreements import main as disagree_main
-from .report.run import QUICK_OUT, ReuseError
-from .report.run import main as report_main
 from .rules.deviations import find
-from .stdout_guard import stdout_to_stderr
 from .targets import TargetError, _dist_version, repro, require, resolve
 from .targets.layer import LayerSpecError, load, parse_kwargs
 from .workflows import WorkflowCase
@@ -268,7 +268,7 @@ def parser() -> argparse.ArgumentParser:
     d.add_argument("--out", default="docs", help="folder of the documents (default docs)")
     d.add_argument("--check", action="store_true", help="write nothing; exit 1 naming each stale document")
     d.set_defaults(func=_docs)
-    k = sub.add_parser("clients", help="run third-party BatchNormalization classes (bn_behaviour/clients.py) "
+    k = sub.add_parser("clients", help="run third-party BatchNormalization classes (bn_behaviour/clients/__init__.py) "
                        "on their targets; write clients.json and clients.md")
     k.add_argument("--out", default="clients", help="folder for clients.json, clients.md and the runs")
     k.add_argument("--client", action="append", default=None, help="client name(s) to run (default: every one)")

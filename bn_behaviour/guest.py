@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import os
 
-from .isolation import DEFAULT_TIMEOUT
+from .isolation.guard import DEFAULT_TIMEOUT
 from .matrices import MATRICES
 
 #: The value of each ``--bn-*`` option (by ``dest``) that neither it nor its variable gave; others: None.

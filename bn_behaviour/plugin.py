@@ -19,13 +19,13 @@ from typing import Optional
 import pytest
 
 from . import __version__, matrices
-from .faults import case_id_of
+from .command.collector import Collector, git_revision, status_of
+from .command.journal import Journal
 from .guest import FIXTURES, asked
-from .isolation import CASE_KEY, Guard, add_options
+from .isolation.faults import case_id_of
+from .isolation.guard import CASE_KEY, Guard, add_options
 from .matrices import MATRICES, matrix_of
-from .report.collector import Collector, git_revision, status_of
 from .report.format import FORMAT
-from .report.journal import Journal
 from .rules import deviations as dev
 from .rules.result import DeviationObserved, judge
 from .targets import TARGETS, Target, TargetError, require, resolve

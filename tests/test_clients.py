@@ -9,7 +9,7 @@ import pytest
 
 from bn_behaviour.cases.scenario import Scenario
 from bn_behaviour.clients import CLIENTS, subset
-from bn_behaviour.report.clients import render, summarise
+from bn_behaviour.clients.runner import render, summarise
 from bn_behaviour.rules.rulebook import STATEMENTS
 from bn_behaviour.targets import TARGETS
 from bn_behaviour.targets.layer import Bound, LayerSpecError, check_kwargs, load, parse_kwargs
@@ -265,7 +265,7 @@ def test_a_relative_out_folder_still_receives_each_run_report(tmp_path, monkeypa
     (CI passes ``--out reports/clients``)."""
     import subprocess
 
-    from bn_behaviour.report import clients as runner
+    from bn_behaviour.clients import runner
 
     seen = []
     monkeypatch.chdir(tmp_path)

@@ -1,4 +1,4 @@
-"""A crash or a hang costs one case, never the run (``bn_behaviour/isolation.py``, ``bn_behaviour/supervisor.py``).
+"""A crash or a hang costs one case, never the run (``bn_behaviour/isolation/``: the guard, its supervisor).
 
 The harness tests run three scenarios of keras-tensorflow through the real
 plugin in a fresh pytest process, with a layer of ``tests/faulty_layers.py``
@@ -20,11 +20,11 @@ from pathlib import Path
 import pytest
 
 from bn_behaviour.cases.scenario import Scenario
-from bn_behaviour.faults import fault_record
+from bn_behaviour.command.summary import status_counts
+from bn_behaviour.isolation.faults import fault_record
 from bn_behaviour.report.documents import behaviour_md, rules_md
 from bn_behaviour.report.format import FORMAT, merge, schema
 from bn_behaviour.report.page import html
-from bn_behaviour.report.summary import status_counts
 from bn_behaviour.rules.tf2 import expected
 from bn_behaviour.targets import TARGETS
 
@@ -124,7 +124,7 @@ def test_a_hang_in_c_code_is_killed_after_the_limit(run, mode):
 def test_a_process_that_leaves_no_dump_is_a_crash_of_unknown_cause_under_xdist(run, mode):
     """``os._exit(3)`` leaves no faulthandler dump, as a SIGKILL does: without xdist the supervisor, which waits
     for its child, records the exit code; under xdist nothing the worker left says how it ended, and the
-    record says so rather than guessing (``bn_behaviour.faults.diagnose``)."""
+    record says so rather than guessing (``bn_behaviour.isolation.faults.diagnose``)."""
     result, records = run("ExitingBN", MODES[mode])
     case = _one_faulty(result, records)
     fault = case["fault"]

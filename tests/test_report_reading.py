@@ -15,11 +15,11 @@ import pytest
 
 from bn_behaviour import cli
 from bn_behaviour.cases.scenario import Scenario
+from bn_behaviour.clients.runner import ClientsFileError
+from bn_behaviour.clients.runner import read as read_clients
 from bn_behaviour.history import Version, store
 from bn_behaviour.matrices import MATRICES
 from bn_behaviour.report import reading
-from bn_behaviour.report.clients import ClientsFileError
-from bn_behaviour.report.clients import read as read_clients
 from bn_behaviour.report.format import FORMAT, merge, schema
 from bn_behaviour.rules.tf2 import expected
 from bn_behaviour.targets import TARGETS

@@ -15,8 +15,8 @@ import pytest
 
 from bn_behaviour import cli
 from bn_behaviour.cases.scenario import Scenario
+from bn_behaviour.command import plan, progress, quick
 from bn_behaviour.matrices import MATRICES, generate, why_not
-from bn_behaviour.report import plan, progress, quick
 from bn_behaviour.rules.recipes import RECIPES
 from bn_behaviour.rules.rulebook import STATEMENTS
 from bn_behaviour.targets import TARGETS

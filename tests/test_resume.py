@@ -22,9 +22,9 @@ import pytest
 from test_documents import _merged
 
 from bn_behaviour import cli
-from bn_behaviour.faults import case_id_of
+from bn_behaviour.command import journal, quick, resume
+from bn_behaviour.isolation.faults import case_id_of
 from bn_behaviour.matrices import MATRICES, generate
-from bn_behaviour.report import journal, quick, resume
 from bn_behaviour.report.format import merge, schema
 from bn_behaviour.targets import TARGETS
 
@@ -126,7 +126,7 @@ def test_reuse_refuses_an_incomplete_report_it_cannot_finish_in_one_line(install
 def test_a_target_that_stopped_short_is_not_merged(installed, tmp_path, monkeypatch, capsys):
     """When a target's process stops short on its own (killed, a full disk) the command says so and how to
     continue, exits 1 and writes no behaviour.json, .md or .html: the answer would lack its cases."""
-    from bn_behaviour.report import run
+    from bn_behaviour.command import run
 
     monkeypatch.setattr(run, "fresh_runs", lambda names, *a, **k: {n: {**_per_target(False), "error": "Killed"}
                                                                     for n in names})

@@ -1,4 +1,4 @@
-"""bn_behaviour.stdout_guard: what runs inside it cannot write to stdout, at any level."""
+"""bn_behaviour.isolation.stdout_guard: what runs inside it cannot write to stdout, at any level."""
 
 import subprocess
 import sys
@@ -7,7 +7,7 @@ import pytest
 
 CHATTER = """
 import ctypes, os, sys
-from bn_behaviour.stdout_guard import stdout_to_stderr
+from bn_behaviour.isolation.stdout_guard import stdout_to_stderr
 with stdout_to_stderr():
     print("python chatter")
     os.write(1, b"descriptor chatter\\n")
@@ -27,7 +27,7 @@ def test_python_descriptor_and_c_output_go_to_stderr_and_both_come_back():
 
 
 def test_restored_after_an_exception(capfd):
-    from bn_behaviour.stdout_guard import stdout_to_stderr
+    from bn_behaviour.isolation.stdout_guard import stdout_to_stderr
 
     before = sys.stdout
     with pytest.raises(RuntimeError), stdout_to_stderr():

@@ -16,8 +16,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Optional
 
+from ..command.summary import FAULTS
 from ..matrices import vocabulary
-from ..report.summary import FAULTS
 from ..rules import deviations as dev
 from .spans import MATRIX_OF
 from .store import Stored

@@ -14,8 +14,8 @@ from collections import Counter
 from typing import Optional
 
 from ..cases.scenario import Scenario
+from ..command.summary import FAULTS, STATUSES
 from ..report.documents import cell, fault_text, row_link
-from ..report.summary import FAULTS, STATUSES
 from ..rules.recipes import RECIPES, Recipe
 from ..rules.rulebook import STATEMENTS, Statement
 from ..targets import TARGETS

@@ -12,9 +12,9 @@ import json
 from dataclasses import dataclass
 from typing import Iterable, Optional
 
+from ..command.summary import FAULTS
 from ..matrices import MATRICES
 from ..report.documents import cell, inline_code
-from ..report.summary import FAULTS
 from .store import KEYS, Stored
 
 #: The text of a version that ran without the row (the row is not in that version's matrix).

@@ -7,13 +7,13 @@ from typing import Any, Callable
 
 from ..cases.inputs import Data
 from ..cases.scenario import AXES, SEQUENCE_MODELS, TRAINING_PATHS, Scenario, all_combinations, data, exclusion_reason
+from ..isolation.timing import PHASES
 from ..rules import RULES, tf2
 from ..rules.observation import Params, classify, classify_statistics, describe_numbers
 from ..rules.result import Result
 from ..targets import Target, repro
 from ..targets.common import Setup
 from ..targets.layer import describe as describe_layer
-from ..timing import PHASES
 from .matrix import OBSERVATION_FIELDS, Matrix, PageLayout
 
 

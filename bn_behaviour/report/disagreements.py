@@ -18,11 +18,11 @@ targets grouped by what they showed.
 
 from __future__ import annotations
 
+from ..command.summary import FAULTS
 from ..matrices import MATRICES
 from ..matrices.matrix import Matrix
 from . import reading
 from .documents import cell
-from .summary import FAULTS
 
 
 def shown(case: dict, matrix: Matrix) -> str:

@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Optional
 
 from ..cases.scenario import Scenario
+from ..command.summary import FAULTS
 from ..matrices import MATRICES
 from ..rules import RULES
 from ..rules.recipes import RECIPES, Recipe
@@ -24,7 +25,6 @@ from ..workflows import NAMES, WorkflowCase, module
 from . import glance, grid, pages
 from .exclusions import exclusions_md
 from .pages import row_link
-from .summary import FAULTS
 from .table import LEGEND, cell, fault_text, header, table
 
 #: The index of the published rows (``pages``); the whole table is ``behaviour_md``.

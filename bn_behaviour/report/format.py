@@ -26,8 +26,8 @@ from __future__ import annotations
 import json
 from importlib import resources
 
+from ..command.summary import status_counts
 from ..matrices import MATRICES
-from .summary import status_counts
 
 #: The format version: 1 adds ``format`` itself and the fused 4-D matrix (``fused_cases``, ``fused_rows``).
 FORMAT = 1

@@ -10,9 +10,9 @@ from __future__ import annotations
 
 from typing import Optional
 
+from ..command.summary import FAULTS
 from ..rules.recipes import RECIPES, Recipe
 from ..targets import TARGETS
-from .summary import FAULTS
 
 
 def rule_of(target: dict) -> str:

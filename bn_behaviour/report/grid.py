@@ -26,8 +26,8 @@ from dataclasses import dataclass
 from html import escape
 from typing import Callable, Optional, Union
 
+from ..command.summary import FAULTS
 from ..matrices import MATRICES
-from .summary import FAULTS
 
 #: A cell's side and the distance between two cells (px); cells per line of a band.
 SIZE, PITCH, COLUMNS = 6, 7, 64

@@ -15,10 +15,10 @@ from __future__ import annotations
 
 from html import escape
 
+from ..command.summary import FAULTS, STATUSES
 from ..matrices import MATRICES
 from . import glance, grid
 from .documents import cell
-from .summary import FAULTS, STATUSES
 
 STYLE = """
 body{font:13px/1.35 system-ui,sans-serif;margin:1em;color:#222}

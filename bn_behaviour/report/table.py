@@ -9,8 +9,8 @@ from __future__ import annotations
 
 from typing import Optional
 
+from ..command.summary import FAULTS, STATUSES
 from ..matrices import MATRICES
-from .summary import FAULTS, STATUSES
 
 _SHORT = {"training": "train", "inference": "infer", "updated": "upd", "unchanged": "same",
           "updated_otherwise": "upd?!", "n/a": "-", "neither": "neither"}

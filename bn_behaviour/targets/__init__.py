@@ -30,7 +30,7 @@ from packaging.version import InvalidVersion, Version
 from ..cases import inputs
 from ..cases.scenario import AXES as SCENARIO_AXES
 from ..cases.scenario import Scenario, generate
-from ..timing import PHASES
+from ..isolation.timing import PHASES
 from . import environment
 from .environment import PROCESS_DIR
 

@@ -34,8 +34,8 @@ import numpy as np
 from ..cases import inputs
 from ..cases.inputs import Data, flat_data
 from ..cases.scenario import COMPILED_PATHS, Scenario
+from ..isolation.timing import PHASES
 from ..rules.observation import STATE_NAMES, Facts
-from ..timing import PHASES
 from .layer import unbuilt
 from .network import build, change, container, freeze_at_build
 

@@ -10,8 +10,8 @@ from typing import Optional
 
 import pytest
 
-from ..faults import case_id_of
-from ..timing import PHASES
+from ..isolation.faults import case_id_of
+from ..isolation.timing import PHASES
 from .journal import write_whole
 from .summary import write_summary
 

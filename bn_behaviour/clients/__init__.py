@@ -3,7 +3,7 @@
 ``CLIENTS`` names each class once per constructor choice: where it comes from
 (module, pip package and the command that installs it), the constructor
 arguments it needs (``--bn-layer-kwargs``), the targets it is written for, and
-its source.  ``bn-behaviour clients`` (``bn_behaviour.report.clients``) runs
+its source.  ``bn-behaviour clients`` (``bn_behaviour.clients.runner``) runs
 each on each of its targets in its own pytest process, from an empty
 directory, with the installed plugin (``pytest --pyargs ... --bn-layer ...``),
 over :func:`subset` of the main matrix, next to the genuine layer on the same
@@ -21,8 +21,8 @@ import json
 from dataclasses import dataclass, field
 from typing import Any, Optional
 
-from .cases.scenario import Scenario
-from .rules.rulebook import STATEMENTS
+from ..cases.scenario import Scenario
+from ..rules.rulebook import STATEMENTS
 
 #: Packages pinned to the version this project observed (``--no-deps``: they would pull in other
 #: TensorFlow / Keras versions than the targets' own).

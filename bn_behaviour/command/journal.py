@@ -32,7 +32,7 @@ from typing import Optional
 
 import pytest
 
-from ..faults import case_id_of
+from ..isolation.faults import case_id_of
 
 #: The key of the head line.
 HEAD = "head"

@@ -35,8 +35,8 @@ import re
 import signal
 from typing import Optional
 
-from .matrices import case_from_id
-from .rules import deviations as dev
+from ..matrices import case_from_id
+from ..rules import deviations as dev
 
 #: The key of a case's record among a test report's ``user_properties``.
 CASE_KEY = "bn_behaviour_case"

@@ -3,7 +3,7 @@
 Third-party BatchNormalization classes and nightly builds abort processes and
 deadlock.  Every process that runs matrix cases keeps a small state file in a
 folder the run shares, ``<name>.state`` (the node ID of the case it runs and
-the last phase that case entered: ``bn_behaviour.timing`` names them), and
+the last phase that case entered: ``bn_behaviour.isolation.timing`` names them), and
 points :mod:`faulthandler` at ``<name>.dump``; whoever outlives the process
 reads both and records the case with the status ``crash`` or ``timeout``:
 
@@ -12,9 +12,9 @@ reads both and records the case with the status ``crash`` or ``timeout``:
   report into the case's record (``pytest_handlecrashitem``) and xdist
   replaces the worker: the guard keeps xdist's cap on replaced workers itself,
   not counting crashed cases (``pytest_testnodedown``, ``--max-worker-restart``);
-  without xdist, :mod:`bn_behaviour.supervisor` forks the pytest process once
+  without xdist, :mod:`bn_behaviour.isolation.supervisor` forks the pytest process once
   collection is done and resumes after the crashed case.  What ended the
-  process is read from its dump (``bn_behaviour.faults.diagnose``), and from
+  process is read from its dump (``bn_behaviour.isolation.faults.diagnose``), and from
   its wait status where a parent waits for it (the supervisor).
 * **timeout** (``--bn-case-timeout``): at the limit SIGALRM raises
   :class:`CaseTimeout` inside the case (a Python-level hang: a loop, a
@@ -100,7 +100,7 @@ class Tracker:
         os.pwrite(self.fd, data.ljust(self._size), 0)
 
     def watch(self, phase: str, entering: bool) -> None:
-        """A phase of ``bn_behaviour.timing`` entered or left (``PHASES.watch``): the last one entered
+        """A phase of ``bn_behaviour.isolation.timing`` entered or left (``PHASES.watch``): the last one entered
         is the phase, but the framework's ``import`` (once per process) only while it lasts."""
         if self.nodeid is None:
             return
@@ -199,7 +199,7 @@ class Guard:
         self.tracker: Optional[Tracker] = None
         self.dump = None
         self.alarm: Optional[Alarm] = None
-        self.journal = None  # set in a supervised process (bn_behaviour.supervisor)
+        self.journal = None  # set in a supervised process (bn_behaviour.isolation.supervisor)
         self.restart_cap: Optional[int] = None  # xdist's cap on crashed workers, when the guard keeps it
         self.crashes = 0  # crashed workers that count against it
         self.down = ""  # the xdist worker that went down last

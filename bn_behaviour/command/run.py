@@ -39,11 +39,12 @@ from pathlib import Path
 from typing import Optional
 
 from .. import matrices
+from ..report import documents, reading
+from ..report.format import merge
+from ..report.page import html
 from ..targets import TARGETS, environment, resolve
-from . import documents, ending, plan, quick, reading, resume
-from .format import merge
+from . import ending, plan, quick, resume
 from .journal import observed, path_for, write_whole
-from .page import html
 from .progress import Monitor, Track, clock
 
 #: Where ``--quick`` writes when ``--out`` is not given (never over a full report's folder).

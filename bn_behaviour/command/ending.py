@@ -13,8 +13,8 @@ from pathlib import Path
 from typing import TextIO
 
 from ..matrices import MATRICES
-from . import disagreements, documents, glance
-from .documents import cell
+from ..report import disagreements, documents, glance
+from ..report.documents import cell
 
 #: The recipe table's heading (the same rows open ``docs/fine-tuning.md``).
 HEADING = "What each way of freezing BatchNormalization does (fine-tuning.md tells each one):"

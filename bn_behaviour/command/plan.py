@@ -1,7 +1,7 @@
 """How ``bn-behaviour report`` spends the cores: an estimate per target, then longest first.
 
 Each target runs in its own pytest process with some xdist workers; a process starts as soon as
-its workers' cores are free, in plan order (:func:`bn_behaviour.report.run.run_all`).  The plan
+its workers' cores are free, in plan order (:func:`bn_behaviour.command.run.run_all`).  The plan
 is longest-processing-time first: the targets by estimated time, most first, one worker each,
 so the small ones fill the cores at the end and no core waits long for the last target; the
 largest may take more workers when that ends sooner (one target far larger than the rest), and

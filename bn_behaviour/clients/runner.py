@@ -24,12 +24,12 @@ from typing import Optional
 
 from .. import api
 from ..cases.scenario import Scenario
-from ..clients import CLIENTS, Client, subset
+from ..report.pages import row_href
+from ..report.reading import problem
 from ..rules.rulebook import STATEMENTS
 from ..targets import TARGETS, environment, repro
 from ..targets.layer import UNBUILT
-from .pages import row_href
-from .reading import problem
+from . import CLIENTS, Client, subset
 
 GENUINE = "genuine"
 DOCUMENT = "clients.md"
