@@ -136,10 +136,11 @@ def test_a_reader_that_stops_early_ends_the_command_quietly(tmp_path):
     """`bn-behaviour ... | head` closes the pipe early: the command ends with status 0, no traceback."""
     rows = [{"id": f"layer-frozen=none-when=before_compile-path=call-training=true-{i}",
              "cases": {t: {"status": "pass", "observed": {"mode": m, "moving_stats": "updated", "affine": "n/a",
-                                                          "error": None}} for t, m in (("a", "training"),
-                                                                                       ("b", "inference"))}}
+                                                          "error": None}}
+                       for t, m in (("keras-tensorflow", "training"), ("tf_keras", "inference"))}}
             for i in range(3000)]
-    merged = {"format": 1, "targets": [{"name": "a"}, {"name": "b"}], "skipped_targets": {}, "rows": rows}
+    merged = {"format": 1, "targets": [{"name": "keras-tensorflow"}, {"name": "tf_keras"}], "skipped_targets": {},
+              "rows": rows}
     (tmp_path / "behaviour.json").write_text(json.dumps(merged))
     script = ("import os, sys\n"
               "r, w = os.pipe(); os.close(r); os.dup2(w, 1)  # a reader that already stopped\n"

@@ -20,7 +20,7 @@ def _merged(violated_for=lambda s: []):
     targets, rows = [], {}
     for name in ("keras-tensorflow", "tf1"):
         t = TARGETS[name]
-        targets.append({"name": name, "rule": t.rule, "versions": {"x": "1"},
+        targets.append({"name": name, "rule": t.rule, "versions": {"keras": "1"},
                         "counts": {"pass": 1, "deviation": 0, "fail": 0, "skipped": 0}})
         for s in t.scenarios():
             violated = violated_for(s)

@@ -69,12 +69,68 @@ def test_the_schema_requires_every_key_of_every_matrix():
         assert _validate({k: v for k, v in merged.items() if k != m.rows_key}), m.rows_key
         target = {k: v for k, v in merged["targets"][0].items() if k != m.counts_key}
         assert _validate({**merged, "targets": [target]}), m.counts_key
-        assert defs["perTarget"]["properties"][m.cases_key]["items"] == {"$ref": f"#/$defs/{m.record_schema}"}
+        assert defs["perTarget"]["properties"][m.cases_key]["items"] == {"$ref": f"#/$defs/{m.name}Record"}
+        assert defs[f"{m.name}Record"]["allOf"][0] == {"$ref": f"#/$defs/{m.record_schema}"}
         if m.record_schema == "layerCase":
             assert m.observed_fields <= set(defs["layerObservation"]["properties"]), m.name
     layer_record = {**per_target["cases"][0], "observed": {"mode": "training", "error": None}}
     assert _validate({**per_target, "fused_cases": [layer_record]})  # a layer record lacking its fields
-    assert not _validate({**per_target, "workflow_cases": [layer_record]})  # facts of a workflow: any fields
+    assert _validate({**per_target, "workflow_cases": [layer_record]})  # a workflow's record has its own axes
+    workflow = {"id": "w", "scenario": {"workflow": "fine_tune", "variant": next(iter(
+        MATRICES["workflows"].case_type.AXES["variant"]))}, "observed": {"error": None, "base_gamma": "updated"},
+        "expected": {}, "violated": [], "status": "pass", "deviation": None, "deviation_source": None}
+    assert not _validate({**per_target, "workflow_cases": [workflow]})  # facts: any workflow's FIELDS
+
+
+def _places(report: dict) -> dict[str, tuple[dict, str]]:
+    """Every object of a report the registries close, with where to put an unknown key and the one-line
+    name the reader gives that place."""
+    case, target = report["cases"][0], report["target"]
+    return {"top level": (report, "top level"), "suite": (report["suite"], "suite"),
+            "options": (report["options"], "options"), "target": (target, "target"),
+            "target.versions": (target["versions"], "target.versions"),
+            "scenario": (case["scenario"], f"cases[{case['id']}].scenario"),
+            "observed": (case["observed"], f"cases[{case['id']}].observed"),
+            "expected": (case["expected"], f"cases[{case['id']}].expected"),
+            "measured": (case.setdefault("measured", {"output_error": 0.0}), f"cases[{case['id']}].measured")}
+
+
+@pytest.mark.parametrize("place", list(_places(_per_target("keras-tensorflow"))))
+def test_every_object_of_a_per_target_report_refuses_an_unknown_key(place):
+    """Every file the project reads refuses what it does not know: an unknown key anywhere in a report is
+    refused by the schema and by the reader, in one line naming where it is."""
+    from bn_behaviour.report.reading import problem
+
+    report = _per_target("keras-tensorflow")
+    node, where = _places(report)[place]
+    assert _validate(report) == [] and problem(report, schema()) is None
+    node["no_such_key"] = "x"
+    assert _validate(report), place
+    found = problem(report, schema())
+    assert found and found.startswith(f"{where}: unknown key 'no_such_key'") and "\n" not in found, found
+
+
+@pytest.mark.parametrize("place", ["targets[]", "targets[].versions", "counts", "skipped_targets", "row cell"])
+def test_every_object_of_a_merged_report_refuses_an_unknown_key(place):
+    from bn_behaviour.report.reading import problem
+
+    merged = merge([_per_target("keras-tensorflow")], {"tf1": "tensorflow is not installed"})
+    entry = merged["targets"][0]
+    node = {"targets[]": entry, "targets[].versions": entry["versions"], "counts": entry["counts"],
+            "skipped_targets": merged["skipped_targets"], "row cell": merged["rows"][0]["cases"]}[place]
+    node["no_such_key" if place != "row cell" else "no-such-target"] = {} if place == "row cell" else "x"
+    assert _validate(merged), place
+    assert problem(merged, schema()), place
+
+
+def test_an_unknown_axis_value_is_refused_with_the_nearest_value():
+    from bn_behaviour.report.reading import problem
+
+    report = _per_target("keras-tensorflow")
+    report["cases"][0]["scenario"]["path"] = "cal"
+    found = problem(report, schema())
+    assert _validate(report) and "cases[" in found and ".scenario.path: 'cal' is not one of" in found
+    assert "did you mean 'call'?" in found
 
 
 def test_the_written_format_names_every_key_of_every_matrix():

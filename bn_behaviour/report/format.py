@@ -28,26 +28,35 @@ from importlib import resources
 
 from ..command.summary import status_counts
 from ..matrices import MATRICES
+from ..targets import TARGETS
+from ..workflows import observed_fields
 
 #: The format version: 1 adds ``format`` itself and the fused 4-D matrix (``fused_cases``, ``fused_rows``).
 FORMAT = 1
 
 
 def schema() -> dict:
-    """The JSON Schema of both report shapes: ``schema.json`` (what every report shares) with each matrix's
-    keys added from the registry, its records following its ``record_schema`` definition.
+    """The JSON Schema of both report shapes: ``schema.json`` (what every report shares) with what the
+    registries know added: each matrix's keys, its records following its ``record_schema`` definition with
+    its own axes and values; the facts workflows observe; the targets and the distributions they record.
+    Every object is closed: a key no registry knows is refused.
 
     >>> defs = schema()["$defs"]
     >>> defs["perTarget"]["required"][-2:], defs["merged"]["properties"]["workflow_rows"]["items"]["required"]
     (['settings_cases', 'workflow_cases'], ['id', 'cases'])
+    >>> sorted(defs["workflowsRecord"]["allOf"][1]["properties"]["scenario"]["properties"])
+    ['variant', 'workflow']
     """
     out = json.loads((resources.files("bn_behaviour") / "report" / "schema.json").read_text())
     defs = out["$defs"]
-    counts = defs["merged"]["properties"]["targets"]["items"]["allOf"][1]
+    _close_open_objects(defs)
+    counts = defs["mergedTarget"]
     for m in MATRICES.values():
-        record = {"$ref": f"#/$defs/{m.record_schema}"}
+        record = {"$ref": f"#/$defs/{m.name}Record"}
+        defs[f"{m.name}Record"] = _record(defs, m)
         row = {"type": "object", "required": ["id", "cases"],
-               "properties": {"id": {"type": "string"}, "cases": {"type": "object", "additionalProperties": record}},
+               "properties": {"id": {"type": "string"}, "cases": {
+                   "type": "object", "properties": dict.fromkeys(TARGETS, record), "additionalProperties": False}},
                "additionalProperties": False}
         for node, key, value in ((defs["perTarget"], m.cases_key, {"type": "array", "items": record}),
                                  (defs["merged"], m.rows_key, {"type": "array", "items": row}),
@@ -55,6 +64,35 @@ def schema() -> dict:
             node["required"].append(key)
             node["properties"][key] = value
     return out
+
+
+def _close_open_objects(defs: dict) -> None:
+    """Close what only the registries can list: workflow facts, targets, their distributions, a merged
+    report's target entries (a target's keys, its error and its counts) and skipped targets."""
+    fact = {"type": ["string", "boolean", "null"]}
+    defs["facts"]["properties"] = {**{f: fact for f in sorted(observed_fields())}, **defs["facts"]["properties"]}
+    dists = sorted({d for t in TARGETS.values() for d in (t.implementation, *t.versions_of)})
+    defs["target"]["properties"]["name"] = {"enum": list(TARGETS)}
+    defs["target"]["properties"]["versions"] = {"type": "object", "additionalProperties": False,
+                                                "properties": {d: {"type": "string"} for d in dists}}
+    defs["mergedTarget"]["properties"] = {**defs["target"]["properties"], **defs["mergedTarget"]["properties"]}
+    defs["merged"]["properties"]["skipped_targets"]["properties"] = {t: {"type": "string"} for t in TARGETS}
+
+
+def _record(defs: dict, m) -> dict:
+    """A case record of matrix ``m``: its ``record_schema`` with the scenario's axes and values and the
+    expected fields (those of an observation) closed."""
+    axes = {axis: {"enum": list(values)} for axis, values in m.case_type.AXES.items()}
+    observed = defs[m.record_schema]["properties"]["observed"]
+    fields = dict(_resolve(defs, observed)["properties"])
+    scenario = {"type": "object", "properties": axes, "additionalProperties": False}
+    expected = {"type": "object", "properties": fields, "additionalProperties": False}
+    return {"allOf": [{"$ref": f"#/$defs/{m.record_schema}"},
+                      {"properties": {"scenario": scenario, "expected": expected}}]}
+
+
+def _resolve(defs: dict, node: dict) -> dict:
+    return defs[node["$ref"].rpartition("/")[2]] if "$ref" in node else node
 
 
 def merge(reports: list[dict], skipped: dict[str, str]) -> dict:
