@@ -277,3 +277,25 @@ def test_a_relative_out_folder_still_receives_each_run_report(tmp_path, monkeypa
     runner.run_one(None, "keras-tensorflow", Path("reports/clients"))
     report = Path(seen[0][seen[0].index("--bn-report") + 1])
     assert report.is_absolute() and report.parent == tmp_path / "reports" / "clients" / "runs"
+
+
+@pytest.mark.parametrize("change, said", [({"complete": False}, "is incomplete (its run stopped"),
+                                          ({}, "does not say whether it is complete"),
+                                          ({"complete": True, "layr": "x"}, "unknown key 'layr'")])
+def test_a_run_report_that_is_not_whole_or_not_known_is_an_error_not_a_verdict(tmp_path, monkeypatch, change, said):
+    """A client is judged on every row of its subset: a run report that stopped short, says nothing, or holds
+    what the schema does not know gives the client an error (one line), never a verdict on part of its rows."""
+    import subprocess
+
+    from test_report_format import _per_target
+
+    from bn_behaviour.clients import runner
+
+    def fake_run(cmd, **kw):
+        report = {k: v for k, v in _per_target("keras-tensorflow").items() if k != "complete"}
+        Path(cmd[cmd.index("--bn-report") + 1]).write_text(json.dumps({**report, **change}))
+        return subprocess.CompletedProcess(cmd, 0, "", "")
+
+    monkeypatch.setattr(subprocess, "run", fake_run)
+    found = runner.run_one(None, "keras-tensorflow", tmp_path)
+    assert said in found["error"] and "\n" not in found["error"] and "cases" not in found, found

@@ -45,8 +45,8 @@ def _report(target=KT, version="3.0", rows=(), workflow=None, versions_=None):
     ids = {r["id"] for r in rows}
     cases = [*rows, *(_record(i) for i in FIRST if i not in ids)]
     impl = {KT: "keras", "tf_keras": "tf_keras"}[target]
-    return {"format": 1, "suite": {"name": "bn-behaviour", "version": "0.1.0", "git_revision": "abcdef0123",
-                                   "harness": HARNESS},
+    return {"format": 1, "complete": True,
+            "suite": {"name": "bn-behaviour", "version": "0.1.0", "git_revision": "abcdef0123", "harness": HARNESS},
             "target": {"name": target, "versions": versions_ or {impl: version, "numpy": "2.0"}},
             "cases": sorted(cases, key=lambda r: r["id"]), "fused_cases": [], "settings_cases": [],
             "workflow_cases": [workflow] if workflow else []}
@@ -114,6 +114,21 @@ def test_refresh_keeps_a_stored_session_without_report_and_drops_undeclared_ones
     assert [s["session"] for s in store.read(data)] == ["a"]
     with pytest.raises(store.StoreError, match="unknown session"):
         store.refresh(empty, data, {"zz": "why"}, table)
+
+
+@pytest.mark.parametrize("complete", [False, None])
+def test_refresh_refuses_a_report_that_stopped_short_in_one_line(tmp_path, complete):
+    """A session whose run stopped before every case finished (or too old to say) would publish a history
+    lacking rows: refused, naming the file and the two ways on, and nothing is stored."""
+    reports, data = tmp_path / "reports", tmp_path / "store"
+    reports.mkdir()
+    report = {k: v for k, v in _report().items() if k != "complete"}
+    (reports / "a.json").write_text(json.dumps(report if complete is None else {**report, "complete": complete}))
+    with pytest.raises(store.StoreError) as info:
+        store.refresh(reports, data, table=[_version("a")])
+    said = str(info.value)
+    assert said.startswith(f"{reports}/a.json is incomplete" if complete is False else f"{reports}/a.json does not say")
+    assert "`nox -s a`" in said and "`--failed a WHY`" in said and "\n" not in said and not data.exists()
 
 
 def test_the_store_round_trips_and_one_session_of_every_main_row_stays_small(tmp_path):

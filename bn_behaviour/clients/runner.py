@@ -25,7 +25,7 @@ from typing import Optional
 from .. import api
 from ..cases.scenario import Scenario
 from ..report.pages import row_href
-from ..report.reading import problem
+from ..report.reading import INCOMPLETE, PER_TARGET, ReportFileError, completeness, load, problem
 from ..rules.rulebook import STATEMENTS
 from ..targets import TARGETS, environment, repro
 from ..targets.layer import UNBUILT
@@ -60,7 +60,13 @@ def run_one(client: Optional[Client], target: str, out: Path) -> dict:
     seconds = round(time.monotonic() - start)
     if not path.exists():
         return {"error": usage_error(proc.stdout + proc.stderr), "seconds": seconds}
-    return {**json.loads(path.read_text()), "seconds": seconds}
+    try:
+        report = load(path, PER_TARGET)
+    except ReportFileError as e:
+        return {"error": str(e), "seconds": seconds}
+    if report.get("complete") is not True:  # a result needs every row: not a verdict on some of them
+        return {"error": f"{path.name} {INCOMPLETE[completeness(report)]}", "seconds": seconds}
+    return {**report, "seconds": seconds}
 
 
 def usage_error(output: str) -> str:

@@ -31,25 +31,29 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Optional
 
+from ..report.reading import INCOMPLETE, completeness
 from .journal import observed, path_for
 
 #: Why a report cannot be reused as it is, by its :func:`state`.
-WHY = {"incomplete": "is incomplete (its run stopped before every case finished)",
-       "unknown": "does not say whether it is complete (an earlier bn-behaviour wrote it)",
-       "not whole": "is not a whole JSON report"}
+WHY = {**INCOMPLETE, "not whole": "is not a whole JSON report"}
+
+
+def read(path: Path) -> tuple[str, Optional[dict]]:
+    """The report at ``path`` parsed once: its :func:`state` and its data (None unless a JSON object)."""
+    try:
+        data = json.loads(Path(path).read_text())
+    except FileNotFoundError:
+        return "absent", None
+    except (OSError, ValueError):
+        return "not whole", None
+    if not isinstance(data, dict):
+        return "not whole", None
+    return completeness(data), data
 
 
 def state(path: Path) -> str:
     """``complete``, ``incomplete``, ``unknown`` (no ``complete`` key: older), ``not whole`` or ``absent``."""
-    try:
-        data = json.loads(Path(path).read_text())
-    except FileNotFoundError:
-        return "absent"
-    except (OSError, ValueError):
-        return "not whole"
-    if not isinstance(data, dict):
-        return "not whole"
-    return {True: "complete", False: "incomplete"}.get(data.get("complete"), "unknown")
+    return read(path)[0]
 
 
 @dataclass
@@ -57,15 +61,18 @@ class Decision:
     reused: list[str] = field(default_factory=list)
     resumed: list[str] = field(default_factory=list)
     refused: list[tuple[str, str]] = field(default_factory=list)  # (target, its report's state)
+    #: The reused reports as read (each parsed once; the caller checks them against the schema).
+    reports: dict[str, dict] = field(default_factory=dict, repr=False)
 
 
 def decide(out: Path, names: list[str], reuse: bool) -> Decision:
     """Which targets ``--reuse`` takes as they are, which it resumes from their journal, which it refuses."""
     d = Decision()
     for name in names if reuse else []:
-        found = state(out / f"{name}.json")
+        found, data = read(out / f"{name}.json")
         if found == "complete":
             d.reused.append(name)
+            d.reports[name] = data
         elif path_for(out, name).exists():
             d.resumed.append(name)
         elif found != "absent":

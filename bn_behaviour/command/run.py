@@ -123,11 +123,11 @@ def run_target(name: str, out: Path, workers: str, progress: Optional[Path] = No
     if procs is not None:
         procs[name] = proc
     stdout, stderr = proc.communicate()
-    if resume.state(path) not in ("complete", "incomplete"):
+    found, report = resume.read(path)
+    if found not in ("complete", "incomplete"):
         tail = " | ".join((stdout + stderr).strip().splitlines()[-3:])
         return {"target": {"name": name}, "error": tail, **({"complete": False} if observed(journal) else {})}
-    report = json.loads(path.read_text())
-    if report["complete"]:
+    if found == "complete":
         journal.unlink(missing_ok=True)  # every case is in the report
     return report
 
@@ -198,7 +198,9 @@ def main(args) -> int:
     if decided.refused:
         raise ReuseError(resume.refusal(decided.refused, out, kind == "quick"))
     ids = quick.selection() if kind == "quick" else None
-    reused = {n: reading.load(out / f"{n}.json", reading.PER_TARGET) for n in decided.reused}  # before any run
+    for n, data in decided.reports.items():  # before any run
+        reading.check(data, str(out / f"{n}.json"), reading.PER_TARGET)
+    reused = decided.reports
     run = [n for n in todo if n not in reused]
     try:
         fresh = fresh_runs(run, out, args.workers, kind, ids, frozenset(decided.resumed))

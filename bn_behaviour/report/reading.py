@@ -35,6 +35,20 @@ _TYPES = {"object": dict, "array": list, "string": str, "null": type(None), "boo
           "integer": int, "number": (int, float)}
 
 
+#: Why a report is not the whole answer, by its :func:`completeness` (``complete`` is whole).
+INCOMPLETE = {"incomplete": "is incomplete (its run stopped before every case finished)",
+              "unknown": "does not say whether it is complete (an earlier bn-behaviour wrote it)"}
+
+
+def completeness(report: dict) -> str:
+    """``complete``, ``incomplete`` or ``unknown`` (no ``complete`` key: an earlier bn-behaviour wrote it).
+
+    >>> completeness({"complete": True}), completeness({"complete": False}), completeness({})
+    ('complete', 'incomplete', 'unknown')
+    """
+    return {True: "complete", False: "incomplete"}.get(report.get("complete"), "unknown")
+
+
 class ReportFileError(ValueError):
     """A file that is not a report of this format, or holds what the schema does not allow (one line)."""
 
