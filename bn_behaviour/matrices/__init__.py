@@ -62,7 +62,7 @@ def generate(target: Target) -> dict[str, list]:
 
     >>> from bn_behaviour.targets import TARGETS
     >>> {name: len(cases) for name, cases in generate(TARGETS["tf_keras"]).items()}
-    {'main': 1632, 'fused': 285, 'settings': 113, 'workflows': 30}
+    {'main': 1632, 'fused': 285, 'settings': 113, 'workflows': 32}
     """
     out: dict[str, list] = {}
     seen: dict[str, str] = {}

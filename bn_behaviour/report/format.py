@@ -82,7 +82,8 @@ def _close_open_objects(defs: dict) -> None:
 def _record(defs: dict, m) -> dict:
     """A case record of matrix ``m``: its ``record_schema`` with the scenario's axes and values and the
     expected fields (those of an observation) closed."""
-    axes = {axis: {"enum": list(values)} for axis, values in m.case_type.AXES.items()}
+    axes = {axis: {"enum": sorted(values) if isinstance(values, (set, frozenset)) else list(values)}
+            for axis, values in m.case_type.AXES.items()}
     observed = defs[m.record_schema]["properties"]["observed"]
     fields = dict(_resolve(defs, observed)["properties"])
     scenario = {"type": "object", "properties": axes, "additionalProperties": False}
