@@ -158,6 +158,10 @@ def test_code_prints_the_row_program_without_running_it(capsys):
     code = capsys.readouterr().out
     assert code.startswith(f"# bn-behaviour scenario {row}") and "base.trainable = False" in code
     compile(code, row, "exec")
-    assert cli.main(["observe", "--target", "keras-jax", "--id", row, "--code"]) == 2
+    assert cli.main(["observe", "--target", "keras-jax", "--id", row, "--code"]) == 0
+    code = capsys.readouterr().out
+    assert "model.stateless_call(" in code and "jax.value_and_grad" in code  # the Keras JAX guide's loop
+    compile(code, row, "exec")
+    assert cli.main(["observe", "--target", "keras-torch", "--id", row, "--code"]) == 2
     err = capsys.readouterr().err.strip()
     assert len(err.splitlines()) == 1 and "no standalone program is written" in err

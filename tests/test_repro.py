@@ -39,6 +39,18 @@ SCENARIOS = {
         Scenario("after_default_training_true", "none", "before_compile", "call", "none"),
         Scenario("time_distributed", "none", "before_compile", "train_on_batch", "none"),
     ],
+    # The Keras JAX guide's loop (jax.jit over stateless_call, keras#20378: training omitted), every training value.
+    "keras-jax": [
+        Scenario("functional", "none", "before_compile", "custom_loop", "none"),
+        Scenario("functional", "none", "before_compile", "custom_loop", "true"),
+        Scenario("functional", "layer", "before_compile", "custom_loop", "false"),
+        Scenario("nested", "unfrozen", "after_fit_recompile", "custom_loop", "true"),
+        Scenario("base_training_false", "inner_model", "before_compile", "custom_loop", "none"),
+        Scenario("layer", "layer_ctor", "before_compile", "custom_loop", "true"),
+        Scenario("sequential", "layer_ctor", "before_compile", "call_graph", "false"),
+        Scenario("nested", "unfrozen", "after_fit", "call_graph", "true"),
+        Scenario("functional", "unfrozen", "after_fit_recompile", "fit", "none"),
+    ],
     "tf1": [
         Scenario("layer", "layer_ctor", "before_compile", "custom_loop", "true"),
         Scenario("layer", "none", "before_compile", "call", "true"),

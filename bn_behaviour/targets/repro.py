@@ -123,7 +123,37 @@ def _kw(s: Scenario) -> str:
     return "" if s.training == "none" else f", training={s.training == 'true'}"
 
 
-def _traced(s: Scenario) -> str:
+#: The JAX backend's traced paths as the Keras JAX guides write them (``keras3_backends``): ``jax.jit`` over
+#: ``stateless_call``, the new non-trainable values (moving statistics, the probe's value) written back.
+_JAX_READ = "values = lambda variables: [v.value for v in variables]\n"
+_JAX_CALL = (
+    _JAX_READ + "@jax.jit\ndef jitted(trainable, non_trainable, x):\n"
+    "    return model.stateless_call(trainable, non_trainable, x{kw})\n"
+    "def fn(x):\n    out, new = jitted(values(model.trainable_variables), values(model.non_trainable_variables), x)\n"
+    "    for v, value in zip(model.non_trainable_variables, new):\n        v.assign(value)\n    return out"
+)
+#: The guide's training step: ``value_and_grad`` over ``stateless_call`` and ``optimizer.stateless_apply``.
+_JAX_STEP = (
+    _JAX_READ + "opt = keras.optimizers.SGD(LR)\nopt.build(model.trainable_variables)\n"
+    "def loss_and_updates(trainable, non_trainable, x, y):\n"
+    "    out, non_trainable = model.stateless_call(trainable, non_trainable, x{kw})\n"
+    "    return keras.ops.mean((out - y) ** 2), (out, non_trainable)  # the head's output\n"
+    "grad_fn = jax.value_and_grad(loss_and_updates, has_aux=True)\n"
+    "@jax.jit\ndef step(trainable, non_trainable, opt_vars, x, y):\n"
+    "    (_, (out, non_trainable)), grads = grad_fn(trainable, non_trainable, x, y)\n"
+    "    trainable, opt_vars = opt.stateless_apply(opt_vars, grads, trainable)\n"
+    "    return out, trainable, non_trainable, opt_vars\n"
+    "def fn(x, y=y):\n"
+    "    lists = (model.trainable_variables, model.non_trainable_variables, opt.variables)\n"
+    "    out, *new = step(*(values(v) for v in lists), x, y)\n"
+    "    for variables, new_values in zip(lists, new):\n"
+    "        for v, value in zip(variables, new_values):\n            v.assign(value)\n    return out"
+)
+
+
+def _traced(s: Scenario, backend: str = "tensorflow") -> str:
+    if backend == "jax":
+        return (_JAX_CALL if s.path == "call_graph" else _JAX_STEP).replace("{kw}", _kw(s))
     if s.path == "call_graph":
         return f"fn = tf.function(lambda x: model(x{_kw(s)}))"
     return (
@@ -135,10 +165,10 @@ def _traced(s: Scenario) -> str:
     )
 
 
-def _steps(s: Scenario) -> list[str]:
+def _steps(s: Scenario, backend: str = "tensorflow") -> list[str]:
     compiled = s.path in COMPILED_PATHS
     setup = (
-        "model.compile(optimizer=keras.optimizers.SGD(LR), loss='mse')" if compiled else _traced(s)
+        "model.compile(optimizer=keras.optimizers.SGD(LR), loss='mse')" if compiled else _traced(s, backend)
     )
     warm = "model.fit(x_warm, y, batch_size=len(x), verbose=0)" if compiled else "fn(x_warm)"
     chg = _change(s)
@@ -194,10 +224,11 @@ def snippet(target: str, s: Scenario):
 def keras3_snippet(s: Scenario, backend: str = "tensorflow") -> str:
     """A standalone Keras 3 program that performs ``s`` and prints what happened."""
     ctor = "trainable=False, " if s.frozen == "layer_ctor" else ""
-    body = "\n".join(x for x in _steps(s) if x)
+    body = "\n".join(x for x in _steps(s, backend) if x)
+    framework = "jax" if backend == "jax" else "tensorflow as tf"
     return (
         f"# bn-behaviour scenario {s.id}\nimport os\nos.environ['KERAS_BACKEND'] = '{backend}'\n"
-        "import numpy as np, keras, tensorflow as tf\n"
+        f"import numpy as np, keras, {framework}\n"
         f"C, LR = {inputs.CHANNELS}, {inputs.LEARNING_RATE}\n"
         "draw = lambda seed, mean, std: np.random.default_rng(seed)"
         f".normal(mean, std, ({inputs.BATCH_SIZE}, C)).astype('float32')\n"
@@ -272,4 +303,5 @@ def tf1_snippet(s: Scenario) -> str:
 
 #: The targets with a standalone snippet writer (tested against the driver by tests/test_repro.py):
 #: target -> function(scenario) -> code.
-SNIPPETS: dict[str, Callable[[Scenario], str]] = {"keras-tensorflow": keras3_snippet, "tf1": tf1_snippet}
+SNIPPETS: dict[str, Callable[[Scenario], str]] = {"keras-tensorflow": keras3_snippet,
+                                                  "keras-jax": lambda s: keras3_snippet(s, "jax"), "tf1": tf1_snippet}
