@@ -80,6 +80,8 @@ def test_the_schema_requires_every_key_of_every_matrix():
         MATRICES["workflows"].case_type.AXES["variant"]))}, "observed": {"error": None, "base_gamma": "updated"},
         "expected": {}, "violated": [], "status": "pass", "deviation": None, "deviation_source": None}
     assert not _validate({**per_target, "workflow_cases": [workflow]})  # facts: any workflow's FIELDS
+    stray = {**workflow, "observed": {"error": None, "no_such_fact": "x"}}
+    assert _validate({**per_target, "workflow_cases": [stray]})  # closed to the matrix's observed_fields
 
 
 def _places(report: dict) -> dict[str, tuple[dict, str]]:

@@ -29,8 +29,9 @@ from importlib import resources
 from ..command.summary import status_counts
 from ..matrices import MATRICES
 from ..targets import TARGETS
-from ..workflows import observed_fields
 
+#: A fact a workflow observes (``workflowCase`` records): a word, a yes/no, or none.
+FACT = {"type": ["string", "boolean", "null"]}
 #: The format version: 1 adds ``format`` itself and the fused 4-D matrix (``fused_cases``, ``fused_rows``).
 FORMAT = 1
 
@@ -38,7 +39,8 @@ FORMAT = 1
 def schema() -> dict:
     """The JSON Schema of both report shapes: ``schema.json`` (what every report shares) with what the
     registries know added: each matrix's keys, its records following its ``record_schema`` definition with
-    its own axes and values; the facts workflows observe; the targets and the distributions they record.
+    its own axes and values (a matrix of facts closed to the fields it observes); the targets and the
+    distributions they record.
     Every object is closed: a key no registry knows is refused.
 
     >>> defs = schema()["$defs"]
@@ -67,10 +69,8 @@ def schema() -> dict:
 
 
 def _close_open_objects(defs: dict) -> None:
-    """Close what only the registries can list: workflow facts, targets, their distributions, a merged
-    report's target entries (a target's keys, its error and its counts) and skipped targets."""
-    fact = {"type": ["string", "boolean", "null"]}
-    defs["facts"]["properties"] = {**{f: fact for f in sorted(observed_fields())}, **defs["facts"]["properties"]}
+    """Close what only the registries can list: targets, their distributions, a merged report's target
+    entries (a target's keys, its error and its counts) and skipped targets."""
     dists = sorted({d for t in TARGETS.values() for d in (t.implementation, *t.versions_of)})
     defs["target"]["properties"]["name"] = {"enum": list(TARGETS)}
     defs["target"]["properties"]["versions"] = {"type": "object", "additionalProperties": False,
@@ -80,16 +80,21 @@ def _close_open_objects(defs: dict) -> None:
 
 
 def _record(defs: dict, m) -> dict:
-    """A case record of matrix ``m``: its ``record_schema`` with the scenario's axes and values and the
-    expected fields (those of an observation) closed."""
+    """A case record of matrix ``m``: its ``record_schema`` with the scenario's axes and values, an open
+    observation (a workflow's facts) closed to the fields the matrix observes, and the expected fields
+    (those of the observation) closed."""
     axes = {axis: {"enum": sorted(values) if isinstance(values, (set, frozenset)) else list(values)}
             for axis, values in m.case_type.AXES.items()}
-    observed = defs[m.record_schema]["properties"]["observed"]
-    fields = dict(_resolve(defs, observed)["properties"])
+    observation = _resolve(defs, defs[m.record_schema]["properties"]["observed"])
+    fields = dict(observation["properties"])
+    closed = {}
+    if observation.get("additionalProperties", True) is not False:
+        fields = {**{f: FACT for f in sorted(m.observed_fields)}, **fields}
+        closed["observed"] = {"type": "object", "properties": fields, "additionalProperties": False}
     scenario = {"type": "object", "properties": axes, "additionalProperties": False}
     expected = {"type": "object", "properties": fields, "additionalProperties": False}
     return {"allOf": [{"$ref": f"#/$defs/{m.record_schema}"},
-                      {"properties": {"scenario": scenario, "expected": expected}}]}
+                      {"properties": {"scenario": scenario, "expected": expected, **closed}}]}
 
 
 def _resolve(defs: dict, node: dict) -> dict:
