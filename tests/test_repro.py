@@ -14,7 +14,7 @@ import pytest
 
 from bn_behaviour.cases.scenario import Scenario
 from bn_behaviour.rules.observation import ATOL, RTOL, STATE_NAMES
-from bn_behaviour.targets import TARGETS
+from bn_behaviour.targets import TARGETS, environment
 from bn_behaviour.targets.repro import snippet
 
 #: Starts other Python processes (a framework import each): run with `pytest -m harness`.
@@ -94,7 +94,9 @@ def runs():
         if TARGETS[target].missing():
             continue
         payload = json.dumps([target, [[s.id, snippet(target, s)] for s in scenarios]])
-        proc = subprocess.run([sys.executable, "-c", RUNNER], input=payload, capture_output=True, text=True)
+        # As bn-behaviour runs a target's child (a pytest run with bn cases has set its own target's variables).
+        proc = subprocess.run([sys.executable, "-c", RUNNER], input=payload, capture_output=True, text=True,
+                              env=environment.for_child())
         assert proc.returncode == 0, proc.stderr[-2000:]
         for s, (text, driver) in zip(scenarios, json.loads(proc.stdout.splitlines()[-1])):
             printed = {}
