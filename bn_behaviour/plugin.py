@@ -51,6 +51,9 @@ OPTIONS = {
                  "other test (bn-behaviour report --quick)"),
     "--bn-progress": ("BN_BEHAVIOUR_PROGRESS", "append the ID of each finished matrix case to PATH, one a line "
                       "(bn-behaviour report's progress)"),
+    "--bn-matrices": ("BN_BEHAVIOUR_MATRICES", "comma-separated matrices to run, or 'all' (default: every matrix "
+                      "but the opt-in ones, " + ", ".join(m.name for m in MATRICES.values() if m.opt_in)
+                      + "; bn-behaviour report runs all)"),
     "--bn-journal": ("BN_BEHAVIOUR_JOURNAL", "append each finished matrix case's test reports to PATH as they come; "
                      "a run given a PATH that a run of the same target, versions and options wrote replays the "
                      "cases it holds instead of running them (bn-behaviour report --reuse resumes from it)"),
@@ -95,6 +98,7 @@ class Session:
         self._head: Optional[dict] = None
         self._entries: Optional[list[dev.Deviation]] = None
         self._cases: Optional[dict[str, list]] = None
+        self._matrices: Optional[list[str]] = None
 
     def _target_error(self, e: TargetError) -> pytest.UsageError:
         """A TargetError as a usage error saying how the target was chosen (named, or the default)."""
@@ -125,6 +129,7 @@ class Session:
         if self.started:
             return
         target = self.target
+        self.matrices  # noqa: B018  (an unknown --bn-matrices name is a usage error now, not at collection)
         try:
             target.activate()
         except TargetError as e:
@@ -153,6 +158,16 @@ class Session:
         if self._cases is None:
             self._cases = matrices.generate(self.target)
         return self._cases
+
+    @property
+    def matrices(self) -> list[str]:
+        """The matrices this run asks for (``--bn-matrices``; an unknown name is a usage error)."""
+        if self._matrices is None:
+            try:
+                self._matrices = matrices.select(self.config.getoption("bn_matrices"))
+            except ValueError as e:
+                raise pytest.UsageError(f"--bn-matrices: {e}") from None
+        return self._matrices
 
     def missing(self) -> Optional[str]:
         return self.target.missing()
@@ -203,6 +218,7 @@ class Session:
                 "bn_layer": self.config.getoption("bn_layer"),
                 "bn_deviations": [os.path.basename(p) for p in self.config.getoption("bn_deviations")],
                 "bn_xfail": self.xfail,
+                "bn_matrices": self.matrices,
             },
             "target": {
                 "name": self.target.name,
@@ -257,6 +273,9 @@ def _skip_reason(session: Session, matrix) -> Optional[str]:
     why = session.missing()
     if why:
         return f"target {session.target.name} not installed: {why}"
+    if matrix.name not in session.matrices:
+        return (f"the {matrix.name} matrix is opt-in ({matrix.opt_in}): --bn-matrices all or {matrix.name} runs it "
+                "(bn-behaviour report does)")
     return session.target.lacks(matrix.name) or (matrix.layer_note if session.layer is not None else None)
 
 

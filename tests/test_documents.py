@@ -7,6 +7,7 @@ import pytest
 
 from bn_behaviour import cli
 from bn_behaviour.cases.scenario import generate
+from bn_behaviour.matrices import MATRICES, case_from_id
 from bn_behaviour.report import documents
 from bn_behaviour.rules import RULES
 from bn_behaviour.rules.recipes import RECIPES
@@ -16,20 +17,23 @@ from bn_behaviour.targets import TARGETS
 
 
 def _merged(violated_for=lambda s: []):
-    """Every scenario of the tf2 and tf1 matrices, observed as the rule predicts, with chosen violations."""
-    targets, rows = [], {}
+    """Every scenario of the tf2 and tf1 matrices (and the compiled rows, which recipes cite), observed as
+    the rule predicts, with chosen violations."""
+    targets, rows = [], {"main": {}, "compiled": {}}
     for name in ("keras-tensorflow", "tf1"):
         t = TARGETS[name]
         targets.append({"name": name, "rule": t.rule, "versions": {"keras": "1"},
                         "counts": {"pass": 1, "deviation": 0, "fail": 0, "skipped": 0}})
-        for s in t.scenarios():
-            violated = violated_for(s)
-            rows.setdefault(s.id, {})[name] = {
-                "id": s.id, "scenario": s.axes(), "observed": RULES[t.rule](s), "violated": violated,
-                "status": "deviation" if violated else "pass", "deviation": "d-1" if violated else None,
-                "deviation_source": "https://example.org/d-1" if violated else None}
+        for matrix in rows:
+            for c in MATRICES[matrix].cases_for(t):
+                s = getattr(c, "core", c)
+                violated = violated_for(s)
+                rows[matrix].setdefault(c.id, {})[name] = {
+                    "id": c.id, "scenario": c.axes(), "observed": RULES[t.rule](s), "violated": violated,
+                    "status": "deviation" if violated else "pass", "deviation": "d-1" if violated else None,
+                    "deviation_source": "https://example.org/d-1" if violated else None}
     return {"format": 1, "targets": targets, "skipped_targets": {},
-            "rows": [{"id": k, "cases": rows[k]} for k in sorted(rows)]}
+            **{MATRICES[m].rows_key: [{"id": k, "cases": held[k]} for k in sorted(held)] for m, held in rows.items()}}
 
 
 def test_statements_name_a_source_real_checks_and_rows_of_their_rule():
@@ -48,8 +52,10 @@ def test_a_statement_is_broken_only_by_its_own_checks():
 
 
 def test_every_recipe_is_a_row_of_its_targets_matrix():
+    """A recipe's row (a main-matrix or a compiled-matrix row) is generated for a target of its rule."""
     for r in RECIPES:
-        assert any(r.row in {s.id for s in t.scenarios()} for t in TARGETS.values() if t.rule == r.rule), r.id
+        matrix, case = case_from_id(r.row)
+        assert any(c == case for t in TARGETS.values() if t.rule == r.rule for c in matrix.cases_for(t)), r.id
 
 
 @pytest.mark.parametrize("name", ["rules.md", "fine-tuning.md"])

@@ -22,6 +22,7 @@ import pytest
 from bn_behaviour.cases.scenario import Scenario
 from bn_behaviour.command.summary import status_counts
 from bn_behaviour.isolation.faults import fault_record
+from bn_behaviour.matrices import MATRICES
 from bn_behaviour.report.documents import behaviour_md, rules_md
 from bn_behaviour.report.format import FORMAT, merge, schema
 from bn_behaviour.report.page import html
@@ -192,7 +193,7 @@ def _report(*faulted: tuple[str, dict]) -> dict:
                                             "bn_xfail": "strict"},
             "target": {"name": TARGET, "description": "d", "rule": "tf2", "versions": {"keras": "3"},
                        "variance_convention": "biased", "backend": None},
-            "cases": cases, "fused_cases": [], "settings_cases": [], "workflow_cases": []}
+            **{m.cases_key: [] for m in MATRICES.values()}, "cases": cases}
 
 
 def test_records_of_crashed_and_timed_out_cases_follow_the_schema():

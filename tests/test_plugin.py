@@ -50,6 +50,34 @@ def test_unknown_target_is_a_usage_error_listing_names(pytester, clean_env):
     assert "Traceback" not in result.stderr.str()
 
 
+def test_unknown_matrix_is_a_usage_error_naming_the_nearest(pytester, clean_env):
+    pytester.makepyfile("def test_nothing(): pass\n")
+    result = pytester.runpytest_subprocess("--bn-matrices", "main,compield")
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    result.stderr.fnmatch_lines(["ERROR: --bn-matrices: unknown matrix 'compield' (did you mean 'compiled'?); "
+                                 "valid: all, main, *"])
+    assert "Traceback" not in result.stderr.str()
+
+
+def test_an_opt_in_matrix_is_one_skipped_test_unless_asked_for(pytester, clean_env, tmp_path):
+    """The compiled matrix (``Matrix.opt_in``) is left out of a default run, with the option that runs it;
+    ``--bn-matrices compiled`` runs its cases, and the report records what was asked for."""
+    if TARGETS[TARGET].missing():
+        pytest.skip(f"{TARGET} is not installed")
+    pytester.makepyfile(test_c="from bn_behaviour.test_compiled import test_compiled\n")
+    result = pytester.runpytest_subprocess("-p", "no:cacheprovider", "--bn-target", TARGET, "-rs")
+    result.assert_outcomes(skipped=1)
+    result.stdout.fnmatch_lines(["*the compiled matrix is opt-in (*): --bn-matrices all or compiled runs it*"])
+    row = "functional-frozen=layer-when=before_compile-path=fit-training=none-jit_compile=true"
+    report = tmp_path / "r.json"
+    result = pytester.runpytest_subprocess(f"test_c.py::test_compiled[{row}]", "-p", "no:cacheprovider",
+                                           "--bn-target", TARGET, "--bn-matrices", "compiled",
+                                           "--bn-report", str(report))
+    result.assert_outcomes(passed=1)
+    data = json.loads(report.read_text())
+    assert data["options"]["bn_matrices"] == ["compiled"] and [c["id"] for c in data["compiled_cases"]] == [row]
+
+
 def test_unknown_target_from_the_environment(pytester, clean_env):
     clean_env.setenv("BN_BEHAVIOUR_TARGET", "tf2")
     pytester.makepyfile("def test_nothing(): pass\n")

@@ -35,7 +35,7 @@ def _per_target(name: str = "keras-tensorflow") -> dict:
     return {"format": FORMAT, "suite": {"name": "bn-behaviour", "version": "0", "git_revision": None,
                                         "harness": HARNESS},
             "layer": "genuine", "options": {"bn_target": name, "bn_layer": None, "bn_deviations": [],
-                                            "bn_xfail": "strict"},
+                                            "bn_xfail": "strict", "bn_matrices": list(MATRICES)},
             "target": {"name": name, "description": "d", "rule": "tf2", "versions": {"keras": "3"},
                        "variance_convention": "biased", "backend": None},
             **{m.cases_key: [] for m in MATRICES.values()}, "cases": [record]}

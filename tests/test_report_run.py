@@ -37,7 +37,7 @@ def _report(name: str, cases: list[dict]) -> dict:
     return {"format": 1, "complete": True,
             "target": {"name": name, "rule": "tf2", "versions": {"keras": "9.9"}, "description": name},
             "suite": {"name": "bn-behaviour", "version": "0", "git_revision": None}, "layer": "genuine",
-            "options": {}, "cases": cases}
+            "options": {"bn_matrices": list(MATRICES)}, "cases": cases}
 
 
 @pytest.fixture

@@ -6,6 +6,7 @@ stages (targets, rules, report) handle every matrix alike:
 
 * :mod:`.scenario`: the main matrix (model, frozen, when, path, training);
 * :mod:`.fused`: a main scenario on 4-D images through tf_keras' fused kernel;
+* :mod:`.compiled`: a main scenario with its paths compiled (``jit_compile=True``);
 * :mod:`.setting`: a core scenario with one layer setting under one precision policy;
 * ``bn_behaviour.workflows``: whole training setups (a workflow module holds its
   own variants, observation and rule, so its case type lives there).

@@ -22,10 +22,7 @@ ValueError: not a fused-matrix ID: 'layer-frozen=none-when=before_compile-path=c
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import ClassVar
-
-from .scenario import AXES, Scenario
+from .scenario import AXES, CoreCase, Scenario
 
 #: Axis values of the subset; every other axis takes all its values.  The bare
 #: layer, a functional model and the fine-tuning guide's base(inputs,
@@ -34,34 +31,13 @@ SUBSET = {
     "model": ("layer", "functional", "base_training_false"),
     "frozen": ("none", "layer", "unfrozen"),
 }
-SUFFIX = "-input=4d"
 
 
-@dataclass(frozen=True, order=True)
-class FusedCase:
+class FusedCase(CoreCase):
     """A main-matrix scenario run with ``fused=True`` on (N, H, W, C) images."""
 
-    AXES: ClassVar[dict] = {**AXES, "input": {"4d": "(N, H, W, C) images through the fused kernel"}}
-    #: A pattern of the main matrix selects these cases too (the same known deviations).
-    PATTERN_NEEDS: ClassVar[frozenset[str]] = frozenset()
-
-    core: Scenario
-
-    @property
-    def id(self) -> str:
-        return f"{self.core.id}{SUFFIX}"
-
-    @classmethod
-    def from_id(cls, case_id: str) -> "FusedCase":
-        if not case_id.endswith(SUFFIX):
-            raise ValueError(f"not a fused-matrix ID: {case_id!r}")
-        return cls(Scenario.from_id(case_id[: -len(SUFFIX)]))
-
-    def axes(self) -> dict[str, str]:
-        return {**self.core.axes(), "input": "4d"}
-
-    def describe(self) -> str:
-        return f"{self.core.describe()[:-1]}; fused=True on (N, H, W, C) images."
+    AXES = {**AXES, "input": {"4d": "(N, H, W, C) images through the fused kernel"}}
+    AXIS, MATRIX, SAYS = ("input", "4d"), "fused", "fused=True on (N, H, W, C) images"
 
 
 def in_subset(s: Scenario) -> bool:

@@ -286,3 +286,53 @@ def excluded() -> dict[str, list[str]]:
         if reason is not None:
             out.setdefault(reason, []).append(s.id)
     return out
+
+
+@dataclass(frozen=True, order=True)
+class CoreCase:
+    """A main-matrix scenario (its *core*) run one other way: one more axis with one value, whose
+    ``-axis=value`` ends the ID (the fused and compiled matrices).  A subclass declares the axis
+    (:attr:`AXIS`), what the value means (``AXES[axis]``), its matrix's name and the words the
+    description ends with; a pattern of the main matrix selects its cases too (the same known deviations).
+
+    >>> class Loud(CoreCase):
+    ...     AXIS, MATRIX, SAYS = ("volume", "loud"), "loud", "loudly"
+    ...     AXES = {**AXES, "volume": {"loud": "loudly"}}
+    >>> case = Loud(Scenario("layer", "none", "before_compile", "call", "true"))
+    >>> case.id, Loud.from_id(case.id) == case, case.axes()["volume"]
+    ('layer-frozen=none-when=before_compile-path=call-training=true-volume=loud', True, 'loud')
+    >>> Loud.from_id(case.core.id)
+    Traceback (most recent call last):
+    ...
+    ValueError: not a loud-matrix ID: 'layer-frozen=none-when=before_compile-path=call-training=true'
+    """
+
+    AXES: ClassVar[dict] = AXES
+    PATTERN_NEEDS: ClassVar[frozenset[str]] = frozenset()
+    #: (axis, value) the case adds to its core's, and the name of its matrix (for errors).
+    AXIS: ClassVar[tuple[str, str]]
+    MATRIX: ClassVar[str]
+    #: What the description says after the core's.
+    SAYS: ClassVar[str]
+
+    core: Scenario
+
+    @classmethod
+    def suffix(cls) -> str:
+        return f"-{cls.AXIS[0]}={cls.AXIS[1]}"
+
+    @property
+    def id(self) -> str:
+        return f"{self.core.id}{self.suffix()}"
+
+    @classmethod
+    def from_id(cls, case_id: str):
+        if not case_id.endswith(cls.suffix()):
+            raise ValueError(f"not a {cls.MATRIX}-matrix ID: {case_id!r}")
+        return cls(Scenario.from_id(case_id[: -len(cls.suffix())]))
+
+    def axes(self) -> dict[str, str]:
+        return {**self.core.axes(), self.AXIS[0]: self.AXIS[1]}
+
+    def describe(self) -> str:
+        return f"{self.core.describe()[:-1]}; {self.SAYS}."

@@ -5,7 +5,8 @@ plugin: ``complete`` says whether every case the run selected finished) and, whi
 journal ``<target>.journal.jsonl`` (:mod:`.journal`: every finished case, appended as it finishes;
 removed once the report is complete).  With ``--reuse`` a target is
 
-* **reused** when its report says ``complete: true``;
+* **reused** when its report says ``complete: true`` and ran every matrix (``options.bn_matrices``:
+  a report of a plain ``pytest`` run lacks the opt-in matrices, so its target runs afresh);
 * **resumed** when its journal is there: its pytest process replays the journal's cases and runs
   only the others;
 * **refused** when its report is incomplete (or says nothing, being older, or is not whole JSON)
@@ -14,8 +15,9 @@ removed once the report is complete).  With ``--reuse`` a target is
 
 >>> import tempfile
 >>> out = Path(tempfile.mkdtemp())
->>> (out / "a.json").write_text('{"complete": true}'), (out / "b.json").write_text('{"complete": false}')
-(18, 19)
+>>> every = json.dumps({"complete": True, "options": {"bn_matrices": list(MATRICES)}})
+>>> (out / "a.json").write_text(every), (out / "b.json").write_text('{"complete": false}')
+(102, 19)
 >>> (out / "c.json").write_text('{"complete": fal'), (out / "d.journal.jsonl").write_text("")
 (16, 0)
 >>> [state(out / f"{n}.json") for n in "abcde"]
@@ -31,6 +33,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Optional
 
+from ..matrices import MATRICES, select
 from ..report.reading import INCOMPLETE, completeness
 from .journal import observed, path_for
 
@@ -49,6 +52,15 @@ def read(path: Path) -> tuple[str, Optional[dict]]:
     if not isinstance(data, dict):
         return "not whole", None
     return completeness(data), data
+
+
+def every_matrix(report: dict) -> bool:
+    """Whether a report's run asked for every matrix (older reports, without ``bn_matrices``, did not).
+
+    >>> every_matrix({"options": {"bn_matrices": select("all")}}), every_matrix({"options": {}})
+    (True, False)
+    """
+    return set(report.get("options", {}).get("bn_matrices") or select(None)) >= set(MATRICES)
 
 
 def state(path: Path) -> str:
@@ -70,12 +82,12 @@ def decide(out: Path, names: list[str], reuse: bool) -> Decision:
     d = Decision()
     for name in names if reuse else []:
         found, data = read(out / f"{name}.json")
-        if found == "complete":
+        if found == "complete" and every_matrix(data):
             d.reused.append(name)
             d.reports[name] = data
         elif path_for(out, name).exists():
             d.resumed.append(name)
-        elif found != "absent":
+        elif found not in ("absent", "complete"):  # a complete report of fewer matrices: run afresh
             d.refused.append((name, found))
     return d
 

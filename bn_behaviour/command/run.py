@@ -113,6 +113,7 @@ def run_target(name: str, out: Path, workers: str, progress: Optional[Path] = No
         journal.unlink(missing_ok=True)  # nor is a journal
     cmd = [sys.executable, "-m", "pytest", "--pyargs", "bn_behaviour", "-q", "-p", "no:cacheprovider",
            "-o", "addopts=", "--bn-target", name, "--bn-report", str(path), "--bn-journal", str(journal),
+           "--bn-matrices", "all",  # the opt-in matrices too: the answer covers every matrix
            # One worker runs in the pytest process itself (its supervisor still isolates a crash): no
            # second interpreter importing the framework, no round trip per case.
            "-n", "0" if workers == "1" else workers]

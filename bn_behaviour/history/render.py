@@ -101,7 +101,8 @@ def recipes(sessions: list[Stored], rule: str) -> list[str]:
              "Each recipe of [`fine-tuning.md`](fine-tuning.md), version by version (\"works\": the outcome"
              " the recipe wants).", "", "| recipe | row | across the versions |", "|---|---|---|"]
     for recipe in RECIPES:
-        if recipe.applies_to(rule):
+        # A row no session ran (an opt-in matrix's: the history's sessions run the default ones) has no line.
+        if recipe.applies_to(rule) and any(s.record(recipe.row) is not None for s in sessions):
             text = describe(spans(_recipe_point(recipe, s) for s in sessions))
             lines.append(f"| [{recipe.title}](fine-tuning.md#{recipe.id}) | {row_link(recipe.row)} | {text} |")
     return lines + [""]

@@ -12,9 +12,9 @@ its case type, one module here, one entry below and its
 (``docs/architecture.md``; ``tests/test_new_matrix.py`` adds one that way).
 
 >>> list(MATRICES)
-['main', 'fused', 'settings', 'workflows']
+['main', 'fused', 'settings', 'workflows', 'compiled']
 >>> [m.cases_key for m in MATRICES.values()]
-['cases', 'fused_cases', 'settings_cases', 'workflow_cases']
+['cases', 'fused_cases', 'settings_cases', 'workflow_cases', 'compiled_cases']
 >>> case_from_id("layer-frozen=none-when=before_compile-path=call-training=true-input=4d")[0].name
 'fused'
 """
@@ -25,10 +25,11 @@ from typing import Iterable, Optional
 
 from ..rules import deviations as dev
 from ..targets import Target
-from . import fused, main, settings, workflows
+from . import compiled, fused, main, settings, workflows
 from .matrix import Matrix
 
-MATRICES: dict[str, Matrix] = {m.name: m for m in (main.MATRIX, fused.MATRIX, settings.MATRIX, workflows.MATRIX)}
+MATRICES: dict[str, Matrix] = {m.name: m for m in (main.MATRIX, fused.MATRIX, settings.MATRIX, workflows.MATRIX,
+                                                   compiled.MATRIX)}
 _BY_TYPE = {m.case_type: m for m in MATRICES.values()}
 
 
@@ -51,6 +52,27 @@ def case_from_id(case_id: str) -> tuple[Matrix, object]:
     raise ValueError(f"{case_id!r} is not a case ID of any matrix ({', '.join(m.example for m in MATRICES.values())})")
 
 
+def select(spec: Optional[str]) -> list[str]:
+    """The matrices a ``--bn-matrices`` value names, in registry order: ``all``, comma-separated names,
+    or None for every matrix but the opt-in ones; ``ValueError`` (one line) for an unknown name.
+
+    >>> select(None)
+    ['main', 'fused', 'settings', 'workflows']
+    >>> select("all")[-1], select("compiled")
+    ('compiled', ['compiled'])
+    >>> select("compield")  # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+    ...
+    ValueError: unknown matrix 'compield' (did you mean 'compiled'?); valid: all, main, fused, ..., compiled
+    """
+    if spec is None:
+        return [name for name, m in MATRICES.items() if not m.opt_in]
+    names = {n.strip() for n in spec.split(",") if n.strip()}
+    for name in sorted(names - {"all", *MATRICES}):
+        raise ValueError(f"unknown matrix {name!r}{dev.nearest(name, MATRICES)}; valid: all, {', '.join(MATRICES)}")
+    return [name for name in MATRICES if name in names or "all" in names]
+
+
 def why_not(target: Target, case) -> Optional[str]:
     """Why ``case`` does not run on ``target`` (the target lacks its matrix, or the matrix excludes it), or None."""
     m = matrix_of(case)
@@ -62,7 +84,7 @@ def generate(target: Target) -> dict[str, list]:
 
     >>> from bn_behaviour.targets import TARGETS
     >>> {name: len(cases) for name, cases in generate(TARGETS["tf_keras"]).items()}
-    {'main': 1632, 'fused': 285, 'settings': 113, 'workflows': 32}
+    {'main': 1632, 'fused': 285, 'settings': 113, 'workflows': 32, 'compiled': 82}
     """
     out: dict[str, list] = {}
     seen: dict[str, str] = {}

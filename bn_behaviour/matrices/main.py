@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from functools import partial
-from typing import Any, Callable
+from typing import Any, Callable, Optional
 
 from ..cases.inputs import Data
 from ..cases.scenario import AXES, SEQUENCE_MODELS, TRAINING_PATHS, Scenario, all_combinations, data, exclusion_reason
@@ -25,9 +25,10 @@ def params(target: Target, s: Scenario, data: Data, fused_kernel: bool = False) 
 
 
 def judge_scenario(target: Target, s: Scenario, setup: Setup, layer_cls, case=None, fused_kernel=False,
-                   command: Callable[[str, Any, str], str] = repro.command) -> Result:
+                   command: Callable[[str, Any, str], str] = repro.command, code: Optional[bool] = None) -> Result:
     """Run scenario ``s`` as ``setup`` says and judge it by the target's rule (``case``: the case it stands
-    for; ``command(target, case, layer)``: the line that runs it alone)."""
+    for; ``command(target, case, layer)``: the line that runs it alone; ``code``: whether the repro snippet of
+    ``s`` with ``setup.jit_compile`` is the case's program, by default only when the case is ``s``)."""
     case = case or s
     facts = target.load_driver().run(s, setup, layer_cls)
     p = params(target, s, setup.data, fused_kernel)
@@ -39,7 +40,8 @@ def judge_scenario(target: Target, s: Scenario, setup: Setup, layer_cls, case=No
     layer = describe_layer(layer_cls)
     return Result(target.name, case, observed, expected, tf2.CHECKS, s,
                   evidence=partial(describe_numbers, facts, p), command=command(target.name, case, layer),
-                  snippet=partial(repro.snippet, target.name, s) if layer == "genuine" and case is s else None,
+                  snippet=partial(repro.snippet, target.name, s, setup.jit_compile)
+                  if layer == "genuine" and (case is s if code is None else code) else None,
                   layer=layer)
 
 

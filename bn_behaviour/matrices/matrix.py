@@ -113,6 +113,9 @@ class Matrix:
     group_text: Callable[[str], tuple[str, str]] = _no_text
     #: The sort key of a row ID in merged reports and documents (default: the ID).
     row_order: Callable[[str], Any] = _by_id
+    #: Why the matrix runs only when asked for (``--bn-matrices``; ``bn-behaviour report`` asks for every
+    #: matrix), None: it runs in every pytest run of the plugin.
+    opt_in: Optional[str] = None
 
     @property
     def cases_key(self) -> str:

@@ -15,7 +15,6 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Optional
 
-from ..cases.scenario import Scenario
 from ..command.summary import FAULTS
 from ..matrices import MATRICES
 from ..rules import RULES
@@ -184,14 +183,14 @@ def fine_tuning_md(merged: dict) -> str:
         if not targets:
             continue
         wanted = ", ".join(f"{k} {v}" for k, v in recipe.wanted.items())
-        documented = RULES[recipe.rule](Scenario.from_id(recipe.row))
+        documented = RULES[recipe.rule](recipe.core)
         says = _verdict(recipe, documented, cell({"observed": documented, "status": "pass"}))
         lines += [f'## <a id="{recipe.id}"></a>{recipe.title}', "", "```python", recipe.code, "```", "",
                   f"Wanted: {wanted}. Row: {row_link(recipe.row)}. The documented rule (`{recipe.rule}`)"
                   f" says: {says}.", ""] + ([recipe.note, ""] if recipe.note else []) + [
                   "| target | what happens |", "|---|---|"]
         for t in targets:
-            case = next((c for c in _cases(merged, t["name"]) if c["id"] == recipe.row), None)
+            case = glance.find_case(merged, t["name"], recipe.row)
             lines.append(f"| {t['name']} | {_what_happens(recipe, case)} |")
         lines.append("")
     if merged.get("workflow_rows"):
@@ -199,7 +198,7 @@ def fine_tuning_md(merged: dict) -> str:
                   " convolutional network and on real keras.applications architectures (augmentation in front of"
                   " the frozen base), preprocessing layers in front of a BatchNormalization, and the FAQ's GAN"
                   " with a shared layer (the workflow matrix).", ""]
-        lines += workflow_rules(merged, ("fine_tune", "application", "preprocessing", "shared_layer"))
+        lines += workflow_rules(merged, ("fine_tune", "application", "preprocessing", "shared_layer", "accumulation"))
     return "\n".join(lines)
 
 

@@ -45,7 +45,7 @@ def schema() -> dict:
 
     >>> defs = schema()["$defs"]
     >>> defs["perTarget"]["required"][-2:], defs["merged"]["properties"]["workflow_rows"]["items"]["required"]
-    (['settings_cases', 'workflow_cases'], ['id', 'cases'])
+    (['workflow_cases', 'compiled_cases'], ['id', 'cases'])
     >>> sorted(defs["workflowsRecord"]["allOf"][1]["properties"]["scenario"]["properties"])
     ['variant', 'workflow']
     """
@@ -77,6 +77,7 @@ def _close_open_objects(defs: dict) -> None:
                                                 "properties": {d: {"type": "string"} for d in dists}}
     defs["mergedTarget"]["properties"] = {**defs["target"]["properties"], **defs["mergedTarget"]["properties"]}
     defs["merged"]["properties"]["skipped_targets"]["properties"] = {t: {"type": "string"} for t in TARGETS}
+    defs["perTarget"]["properties"]["options"]["properties"]["bn_matrices"]["items"] = {"enum": list(MATRICES)}
 
 
 def _record(defs: dict, m) -> dict:

@@ -11,6 +11,7 @@ from __future__ import annotations
 from typing import Optional
 
 from ..command.summary import FAULTS
+from ..matrices import case_from_id
 from ..rules.recipes import RECIPES, Recipe
 from ..targets import TARGETS
 
@@ -22,8 +23,9 @@ def rule_of(target: dict) -> str:
 
 
 def find_case(merged: dict, target: str, row_id: str) -> Optional[dict]:
-    """The target's record of the main-matrix row ``row_id`` (None when the row is not in its matrix)."""
-    return next((row["cases"].get(target) for row in merged["rows"] if row["id"] == row_id), None)
+    """The target's record of the row ``row_id`` of any matrix (None when the row is not in its matrix)."""
+    rows = merged.get(case_from_id(row_id)[0].rows_key) or []
+    return next((row["cases"].get(target) for row in rows if row["id"] == row_id), None)
 
 
 def word(recipe: Recipe, observed: dict) -> str:

@@ -5,9 +5,12 @@ fine-tuning user wants from it; ``docs/fine-tuning.md`` shows, per target,
 whether the observed row gives that outcome.  Nothing here states what a
 target does: that is read from the report.
 
+A recipe's row is a main-matrix row, or a compiled-matrix row (its ID ends ``-jit_compile=true``)
+whose rule is its core's.
+
 >>> from bn_behaviour.cases.scenario import generate
 >>> ids = {s.id for s in generate()}
->>> all(r.row in ids for r in RECIPES)
+>>> all(r.core.id in ids for r in RECIPES)
 True
 """
 
@@ -15,6 +18,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from ..cases.compiled import SUFFIX, CompiledCase
+from ..cases.scenario import Scenario
 from .rulebook import INHERITED
 
 #: The outcome of a frozen BatchNormalization: inference mode, nothing moves.
@@ -30,6 +35,16 @@ class Recipe:
     row: str  #: the scenario ID that shows what happens
     wanted: dict = field(default_factory=lambda: dict(FROZEN))
     note: str = ""  #: what about the row's model a reader needs to know
+
+    @property
+    def core(self) -> Scenario:
+        """The main-matrix scenario of the row (the row itself, or the compiled row's core): its rule.
+
+        >>> Recipe("r", "tf2", "t", "c", "layer-frozen=none-when=before_compile-path=fit-training=none"
+        ...        "-jit_compile=true").core.id
+        'layer-frozen=none-when=before_compile-path=fit-training=none'
+        """
+        return CompiledCase.from_id(self.row).core if self.row.endswith(SUFFIX) else Scenario.from_id(self.row)
 
     def applies_to(self, rule: str) -> bool:
         """Whether the recipe is shown for targets judged by ``rule`` (its own, or one inheriting it).
@@ -110,11 +125,41 @@ RECIPES: tuple[Recipe, ...] = (
         " PyTorch backend the step is the PyTorch guide's eager one (loss.backward(), then optimizer.apply).",
     ),
     Recipe(
+        "custom-loop-no-training-arg", "tf2",
+        "A custom training loop over a frozen base that calls the model without training=",
+        "base.trainable = False\n@tf.function\ndef fn(x, y=y):\n    with tf.GradientTape() as tape:\n"
+        "        out = model(x)  # no training argument\n        loss = keras.ops.mean((out - y) ** 2)\n"
+        "    grads = tape.gradient(loss, model.trainable_weights)\n    opt.apply(grads, model.trainable_weights)\n"
+        "fn(x)",
+        "nested-frozen=inner_model-when=before_compile-path=custom_loop-training=none",
+        note="The Keras JAX guide's loop as first published (`model.stateless_call(trainable, non_trainable, x)`"
+        " inside `jax.jit`, no `training=True`: keras#20378, https://github.com/keras-team/keras/issues/20378) is"
+        " this row on keras-jax; a frozen base must stay frozen either way. On the PyTorch backend the step is"
+        " the PyTorch guide's eager one.",
+    ),
+    Recipe(
         "custom-loop-reused-step", "tf2",
         "Freeze the base after a traced training step has run, and keep using that step",
         "fn(x_warm)  # fn: the tf.function training step of the recipe above, traced here\n"
         "base.trainable = False\nfn(x)",
         "nested-frozen=inner_model-when=after_fit-path=custom_loop-training=true",
+    ),
+    Recipe(
+        "guide-recipe-xla", "tf2",
+        "The guide's recipe compiled with XLA (what compile() gives on a GPU)",
+        "features = base(inputs, training=False)\nmodel = keras.Model(inputs, head(features))\n"
+        "base.trainable = False\nmodel.compile(..., jit_compile=True)\nmodel.fit(...)",
+        "base_training_false-frozen=inner_model-when=before_compile-path=fit-training=none-jit_compile=true",
+        note="`jit_compile=\"auto\"` is XLA on a GPU and on JAX, plain on a CPU-only TensorFlow and on PyTorch;"
+        " this row asks for it (`torch.compile` on PyTorch, where the compiled matrix runs three rows only;"
+        " keras-jax's rows are XLA already: see the guide's recipe above).",
+    ),
+    Recipe(
+        "freeze-after-fit-xla", "tf2",
+        "Freeze the base after a first XLA-compiled fit() without compiling again",
+        "model.compile(..., jit_compile=True)\nmodel.fit(...)\nbase.trainable = False\nmodel.fit(...)",
+        "nested-frozen=inner_model-when=after_fit-path=fit-training=none-jit_compile=true",
+        note="As the recipe without XLA: the compiled step is the one traced before the freeze.",
     ),
     Recipe(
         "fine-tune-unfrozen-base", "tf2",

@@ -225,7 +225,12 @@ TARGETS: dict[str, Target] = {
             bessel=False,
             versions_of=("jax", "jaxlib", "numpy"),
             layer_class="keras.layers.BatchNormalization",
-            unsupported=_KERAS3_LACKS,
+            unsupported={**_KERAS3_LACKS, "matrix": {
+                **_KERAS3_LACKS["matrix"],
+                "compiled": "the JAX backend compiles with XLA already: jit_compile=\"auto\" resolves to True on "
+                "JAX (Trainer._resolve_auto_jit_compile), so the main matrix's compile()-based rows run an "
+                "XLA-compiled step, and its traced call and custom step are jax.jit",
+            }},
         ),
         Target(
             name="keras-torch",
@@ -243,10 +248,10 @@ TARGETS: dict[str, Target] = {
             unsupported={
                 **_KERAS3_LACKS,
                 "path": {
-                    "call_graph": "not run yet: the PyTorch backend's traced function is torch.compile (Keras "
-                    "runs torch eagerly unless compile(jit_compile=True), which uses torch.compile), and the "
-                    "suite has no torch.compile driver (a first compile costs seconds with backend='eager', "
-                    "about a minute with the default inductor, per case on CPU)",
+                    "call_graph": "not run: the PyTorch backend's traced call would be torch.compile around "
+                    "model(x), which Keras itself never does (it runs torch eagerly unless compile(jit_compile="
+                    "True), whose torch.compile'd steps the compiled matrix runs); each case would cost 15 to 50 s "
+                    "of inductor compilation on CPU",
                 },
             },
         ),
@@ -272,6 +277,8 @@ TARGETS: dict[str, Target] = {
                 },
                 "matrix": {
                     "settings": "the settings matrix is judged by the tf2 rule; this class follows tf1-keras",
+                    "compiled": "the v1 class differs from tf_keras' own only inside the layer, whose graph XLA "
+                    "compiles the same way: tf_keras' compiled rows are this class's compiled step",
                     "workflows": "the workflows build the target's Keras module's own (TF2) BatchNormalization,"
                     " not the v1 class",
                 },
@@ -303,6 +310,8 @@ TARGETS: dict[str, Target] = {
                     "repeat its main-matrix rows",
                     "settings": "the settings matrix follows the tf2 rule; tf1 follows tf1",
                     "workflows": "tf1 has no Keras model: the workflows are Keras workflows",
+                    "compiled": "tf1 has no compile() and no tf.function: a TF1 graph is run by Session.run, "
+                    "whose XLA (auto-clustering) is a session setting, not a path users choose per model",
                 },
                 "model": {
                     **dict.fromkeys(

@@ -53,6 +53,9 @@ class Setup:
     persist: Optional[str] = None
     #: A mask passed to the call (positions that count for the batch statistics).
     mask: Optional[np.ndarray] = None
+    #: Compile the paths with XLA (``compile(jit_compile=True)``, a traced function's ``jit_compile=True``;
+    #: ``torch.compile`` on the PyTorch backend); False: the framework's default.
+    jit_compile: bool = False
 
 
 def freeze_import_garbage() -> None:
@@ -132,12 +135,22 @@ class Runner:
         self.container = container(objs)
         self.kw = training_kwargs(s)
         self.fn: Optional[Callable] = None
+        #: ``Setup.jit_compile``: the driver's compile() and traced functions ask for XLA.
+        self.jit_compile = False
 
     def compile(self) -> None:
         raise NotImplementedError
 
     def make_function(self) -> None:
         raise NotImplementedError
+
+    def check_jit(self) -> None:
+        """After ``compile()``: a case that asked for ``jit_compile=True`` has it.  Keras falls back to
+        False with only a warning ("Model doesn't support `jit_compile=True`"): an error, never a
+        row that says compiled and is not."""
+        if self.jit_compile and getattr(self.container, "jit_compile", None) is not True:
+            raise RuntimeError("compile(jit_compile=True) left the model's jit_compile "
+                               f"{getattr(self.container, 'jit_compile', None)!r}")
 
     def warm_up(self):
         d = self.data
@@ -276,4 +289,5 @@ def execute(api, s: Scenario, setup: Setup, layer_cls, runner_cls: type[Runner])
     runner = runner_cls(s, objs, setup.data)
     if setup.mask is not None:
         runner.kw["mask"] = setup.mask
+    runner.jit_compile = setup.jit_compile
     return perform(runner)

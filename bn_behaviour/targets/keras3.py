@@ -46,12 +46,17 @@ class Runner(common.Runner):
     """The shared ordering (bn_behaviour.targets.common) with Keras 3's compile and traced functions."""
 
     def compile(self):
-        self.container.compile(optimizer=keras.optimizers.SGD(inputs.LEARNING_RATE), loss="mse")
+        self.container.compile(optimizer=keras.optimizers.SGD(inputs.LEARNING_RATE), loss="mse", **self.jit())
+        self.check_jit()
 
     def make_function(self):
         trace, train_step = TRACERS[BACKEND]
         make = train_step if self.s.path == "custom_loop" else trace
-        self.fn = make(self.container, self.kw)
+        self.fn = make(self.container, self.kw, **self.jit())
+
+    def jit(self) -> dict:
+        """``jit_compile=True`` when the case asks for XLA; else nothing (the framework's default)."""
+        return {"jit_compile": True} if self.jit_compile else {}
 
     def run(self, x):
         """As the shared runner; a step that raises on JAX leaves the variables marked lost."""

@@ -10,6 +10,9 @@ user of each backend writes them.  :data:`TRACERS` maps a backend to
 * ``train_step(container, kw, learning_rate, optimizer)`` returns ``fn(x, y) -> output``, one step of the
   named ``keras.optimizers`` class (SGD unless a workflow names the guide's Adam).
 
+The TensorFlow pair also takes ``jit_compile=True`` (``tf.function(jit_compile=True)``: XLA, the compiled
+matrix); JAX's are XLA already (``jax.jit``), and the compiled matrix runs no traced path on PyTorch.
+
 Both are built once (at "compile" time of the scenario) and may be called
 several times, so a function traced before a ``trainable`` change is reused
 after it, as a user's would be.  Framework imports happen inside the
@@ -33,19 +36,20 @@ def _mse(out, y):
 # --- TensorFlow: tf.function and a GradientTape step ---------------------------
 
 
-def _tf_trace(container, kw) -> Callable:
+def _tf_trace(container, kw, jit_compile: bool = False) -> Callable:
     import tensorflow as tf
 
-    return tf.function(lambda x: container(x, **kw))
+    return tf.function(lambda x: container(x, **kw), jit_compile=jit_compile or None)
 
 
-def _tf_train_step(container, kw, learning_rate: float = inputs.LEARNING_RATE, optimizer: str = "SGD") -> Callable:
+def _tf_train_step(container, kw, learning_rate: float = inputs.LEARNING_RATE, optimizer: str = "SGD",
+                   jit_compile: bool = False) -> Callable:
     """One GradientTape step with ``optimizer.apply``, as the Keras guide writes it."""
     import tensorflow as tf
 
     opt = getattr(keras.optimizers, optimizer)(learning_rate)
 
-    @tf.function
+    @tf.function(jit_compile=jit_compile or None)
     def step(x, y):
         with tf.GradientTape() as tape:
             out = container(x, **kw)

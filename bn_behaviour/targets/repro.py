@@ -151,13 +151,14 @@ _JAX_STEP = (
 )
 
 
-def _traced(s: Scenario, backend: str = "tensorflow") -> str:
+def _traced(s: Scenario, backend: str = "tensorflow", jit_compile: bool = False) -> str:
     if backend == "jax":
         return (_JAX_CALL if s.path == "call_graph" else _JAX_STEP).replace("{kw}", _kw(s))
+    jit = ", jit_compile=True" if jit_compile else ""
     if s.path == "call_graph":
-        return f"fn = tf.function(lambda x: model(x{_kw(s)}))"
+        return f"fn = tf.function(lambda x: model(x{_kw(s)}){jit})"
     return (
-        "opt = keras.optimizers.SGD(LR)\n@tf.function\ndef fn(x, y=y):\n"
+        f"opt = keras.optimizers.SGD(LR)\n@tf.function{'(jit_compile=True)' if jit_compile else ''}\ndef fn(x, y=y):\n"
         f"    with tf.GradientTape() as tape:\n        out = model(x{_kw(s)})\n"
         "        loss = keras.ops.mean((out - y) ** 2)  # the head's output\n"
         "    grads = tape.gradient(loss, model.trainable_weights)\n"
@@ -165,10 +166,12 @@ def _traced(s: Scenario, backend: str = "tensorflow") -> str:
     )
 
 
-def _steps(s: Scenario, backend: str = "tensorflow") -> list[str]:
+def _steps(s: Scenario, backend: str = "tensorflow", jit_compile: bool = False) -> list[str]:
     compiled = s.path in COMPILED_PATHS
+    jit = ", jit_compile=True" if jit_compile else ""
     setup = (
-        "model.compile(optimizer=keras.optimizers.SGD(LR), loss='mse')" if compiled else _traced(s, backend)
+        f"model.compile(optimizer=keras.optimizers.SGD(LR), loss='mse'{jit})" if compiled
+        else _traced(s, backend, jit_compile)
     )
     warm = "model.fit(x_warm, y, batch_size=len(x), verbose=0)" if compiled else "fn(x_warm)"
     chg = _change(s)
@@ -215,16 +218,20 @@ def without_probe(code: str) -> str:
     return code
 
 
-def snippet(target: str, s: Scenario):
-    """A standalone program that performs main-matrix scenario ``s`` on ``target`` (None where none is written)."""
+def snippet(target: str, s: Scenario, jit_compile: bool = False):
+    """A standalone program that performs main-matrix scenario ``s`` on ``target`` (None where none is written);
+    ``jit_compile``: its compiled-matrix row (Keras 3 on TensorFlow only)."""
     write = SNIPPETS.get(target)
+    if jit_compile:
+        return keras3_snippet(s, jit_compile=True) if target == "keras-tensorflow" else None
     return write(s) if write else None
 
 
-def keras3_snippet(s: Scenario, backend: str = "tensorflow") -> str:
-    """A standalone Keras 3 program that performs ``s`` and prints what happened."""
+def keras3_snippet(s: Scenario, backend: str = "tensorflow", jit_compile: bool = False) -> str:
+    """A standalone Keras 3 program that performs ``s`` (with ``jit_compile=True``: compiled) and prints what
+    happened."""
     ctor = "trainable=False, " if s.frozen == "layer_ctor" else ""
-    body = "\n".join(x for x in _steps(s, backend) if x)
+    body = "\n".join(x for x in _steps(s, backend, jit_compile) if x)
     framework = "jax" if backend == "jax" else "tensorflow as tf"
     return (
         f"# bn-behaviour scenario {s.id}\nimport os\nos.environ['KERAS_BACKEND'] = '{backend}'\n"

@@ -54,11 +54,13 @@ class CaptureOutput(tf_keras.metrics.Metric):
             v.assign(tf.zeros_like(v))
 
 
-def _train_step(container, kw, learning_rate: float = inputs.LEARNING_RATE, optimizer: str = "SGD"):
-    """One GradientTape step with ``optimizer.apply_gradients``, as the tf_keras guide writes it."""
+def _train_step(container, kw, learning_rate: float = inputs.LEARNING_RATE, optimizer: str = "SGD",
+                jit_compile: bool = False):
+    """One GradientTape step with ``optimizer.apply_gradients``, as the tf_keras guide writes it
+    (``jit_compile=True``: compiled with XLA)."""
     opt = getattr(tf_keras.optimizers, optimizer)(learning_rate)
 
-    @tf.function
+    @tf.function(jit_compile=jit_compile or None)
     def step(x, y):
         with tf.GradientTape() as tape:
             out = container(x, **kw)
@@ -79,13 +81,15 @@ class Runner(common.Runner):
     """The shared ordering (bn_behaviour.targets.common) with tf_keras's compile and traced functions."""
 
     def compile(self):
-        self.container.compile(optimizer=tf_keras.optimizers.SGD(inputs.LEARNING_RATE), loss="mse")
+        jit = {"jit_compile": True} if self.jit_compile else {}
+        self.container.compile(optimizer=tf_keras.optimizers.SGD(inputs.LEARNING_RATE), loss="mse", **jit)
+        self.check_jit()
 
     def make_function(self):
         if self.s.path == "custom_loop":
-            self.fn = _train_step(self.container, self.kw)
+            self.fn = _train_step(self.container, self.kw, jit_compile=self.jit_compile)
         else:
-            self.fn = tf.function(lambda x: self.container(x, **self.kw))
+            self.fn = tf.function(lambda x: self.container(x, **self.kw), jit_compile=self.jit_compile or None)
 
 
 def run(s: Scenario, setup: common.Setup, layer_cls=None) -> Facts:
