@@ -25,7 +25,7 @@ from typing import Optional
 from .. import api
 from ..cases.scenario import Scenario
 from ..report.pages import row_href
-from ..report.reading import INCOMPLETE, PER_TARGET, ReportFileError, completeness, load, problem
+from ..report.reading import PER_TARGET, ReportFileError, load, problem, why_incomplete
 from ..rules.rulebook import STATEMENTS
 from ..targets import TARGETS, environment, repro
 from ..targets.layer import UNBUILT
@@ -64,8 +64,9 @@ def run_one(client: Optional[Client], target: str, out: Path) -> dict:
         report = load(path, PER_TARGET)
     except ReportFileError as e:
         return {"error": str(e), "seconds": seconds}
-    if report.get("complete") is not True:  # a result needs every row: not a verdict on some of them
-        return {"error": f"{path.name} {INCOMPLETE[completeness(report)]}", "seconds": seconds}
+    why = why_incomplete(report)
+    if why:  # a result needs every row: not a verdict on some of them
+        return {"error": f"{path.name} {why}", "seconds": seconds}
     return {**report, "seconds": seconds}
 
 

@@ -20,7 +20,7 @@ removed once the report is complete).  With ``--reuse`` a target is
 (102, 19)
 >>> (out / "c.json").write_text('{"complete": fal'), (out / "d.journal.jsonl").write_text("")
 (16, 0)
->>> [state(out / f"{n}.json") for n in "abcde"]
+>>> [read(out / f"{n}.json")[0] for n in "abcde"]
 ['complete', 'incomplete', 'not whole', 'absent', 'absent']
 >>> decide(out, list("abcde"), reuse=True)
 Decision(reused=['a'], resumed=['d'], refused=[('b', 'incomplete'), ('c', 'not whole')])
@@ -37,12 +37,13 @@ from ..matrices import MATRICES, select
 from ..report.reading import INCOMPLETE, completeness
 from .journal import observed, path_for
 
-#: Why a report cannot be reused as it is, by its :func:`state`.
+#: Why a report cannot be reused as it is, by its state (:func:`read`).
 WHY = {**INCOMPLETE, "not whole": "is not a whole JSON report"}
 
 
 def read(path: Path) -> tuple[str, Optional[dict]]:
-    """The report at ``path`` parsed once: its :func:`state` and its data (None unless a JSON object)."""
+    """The report at ``path`` parsed once: its state (``complete``, ``incomplete``, ``unknown``: no ``complete``
+    key, older; ``not whole`` or ``absent``) and its data (None unless a JSON object)."""
     try:
         data = json.loads(Path(path).read_text())
     except FileNotFoundError:
@@ -61,11 +62,6 @@ def every_matrix(report: dict) -> bool:
     (True, False)
     """
     return set(report.get("options", {}).get("bn_matrices") or select(None)) >= set(MATRICES)
-
-
-def state(path: Path) -> str:
-    """``complete``, ``incomplete``, ``unknown`` (no ``complete`` key: older), ``not whole`` or ``absent``."""
-    return read(path)[0]
 
 
 @dataclass

@@ -312,8 +312,8 @@ def refresh(reports: Path, folder: Path = DATA, failed: Optional[dict[str, str]]
                 report = reading.load(path, reading.PER_TARGET)
             except reading.ReportFileError as e:
                 raise StoreError(str(e)) from None
-            if report.get("complete") is not True:
-                why = reading.INCOMPLETE[reading.completeness(report)]
+            why = reading.why_incomplete(report)
+            if why:
                 raise StoreError(f"{path} {why}: run `nox -s {v.session}` again, or pass `--failed {v.session} WHY` "
                                  "to store it as failed")
             sessions.append(compact(report, v))

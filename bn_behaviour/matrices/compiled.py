@@ -37,9 +37,9 @@ from ..rules.recipes import RECIPES
 from ..rules.result import Result
 from ..targets import Target
 from ..targets.common import Setup
-from .main import axes_text, family, judge_scenario
+from .main import core_layout, judge_scenario
 from .main import excluded as scenario_excluded
-from .matrix import Matrix, PageLayout, id_command
+from .matrix import Matrix, id_command
 
 #: The paths a user compiles: the trainer's train, test and predict functions, the traced call and step.
 PATHS = ("fit", "train_on_batch", "evaluate", "predict", "call_graph", "custom_loop")
@@ -142,14 +142,7 @@ MATRIX = Matrix(
     candidates=candidates,
     excluded=excluded,
     observe=observe,
-    layout=PageLayout(
-        page=lambda c: "compiled",
-        page_text=lambda _: ("compiled matrix", "the compiled matrix: main-matrix scenarios with"
-                             " `jit_compile=True` (XLA, torch.compile)"),
-        family=lambda c: family(c.core),
-        family_text=lambda c: axes_text(c.core, "model", "frozen", "when"),
-        pattern="{}-…-jit_compile=true",
-        tables="one table per model, freeze and the moment it is made",
-    ),
+    layout=core_layout("compiled", "compiled matrix", "the compiled matrix: main-matrix scenarios with"
+                       " `jit_compile=True` (XLA, torch.compile)", CompiledCase),
     opt_in="each case compiles its step (XLA: about 0.5 s more a case; torch.compile: 15 to 50 s)",
 )

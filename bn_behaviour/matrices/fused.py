@@ -8,9 +8,9 @@ from ..cases.scenario import all_combinations
 from ..rules.result import Result
 from ..targets import Target
 from ..targets.common import Setup
-from .main import axes_text, family, judge_scenario
+from .main import core_layout, judge_scenario
 from .main import excluded as scenario_excluded
-from .matrix import Matrix, PageLayout, id_command
+from .matrix import Matrix, id_command
 
 
 def candidates() -> list[FusedCase]:
@@ -44,13 +44,6 @@ MATRIX = Matrix(
     candidates=candidates,
     excluded=excluded,
     observe=observe,
-    layout=PageLayout(
-        page=lambda c: "fused",
-        page_text=lambda _: ("fused 4-D matrix", "the fused 4-D matrix: main-matrix scenarios with `fused=True`"
-                             " on (N, H, W, C) images"),
-        family=lambda c: family(c.core),
-        family_text=lambda c: axes_text(c.core, "model", "frozen", "when"),
-        pattern="{}-…-input=4d",
-        tables="one table per model, freeze and the moment it is made",
-    ),
+    layout=core_layout("fused", "fused 4-D matrix", "the fused 4-D matrix: main-matrix scenarios with `fused=True`"
+                       " on (N, H, W, C) images", FusedCase),
 )

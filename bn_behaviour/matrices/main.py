@@ -79,6 +79,19 @@ def family(s: Scenario) -> str:
     return f"{s.model}-frozen={s.frozen}-when={s.when}"
 
 
+def core_layout(page: str, title: str, text: str, case_type) -> PageLayout:
+    """The page of a matrix of main scenarios run one other way (``cases.scenario.CoreCase``): one page,
+    one table per model, freeze and moment (the core's family)."""
+    return PageLayout(
+        page=lambda c: page,
+        page_text=lambda _: (title, text),
+        family=lambda c: family(c.core),
+        family_text=lambda c: axes_text(c.core, "model", "frozen", "when"),
+        pattern="{}-…" + case_type.suffix(),
+        tables="one table per model, freeze and the moment it is made",
+    )
+
+
 MATRIX = Matrix(
     name="main",
     case_type=Scenario,

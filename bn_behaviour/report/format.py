@@ -86,7 +86,7 @@ def _record(defs: dict, m) -> dict:
     (those of the observation) closed."""
     axes = {axis: {"enum": sorted(values) if isinstance(values, (set, frozenset)) else list(values)}
             for axis, values in m.case_type.AXES.items()}
-    observation = _resolve(defs, defs[m.record_schema]["properties"]["observed"])
+    observation = resolve_ref(defs, defs[m.record_schema]["properties"]["observed"])
     fields = dict(observation["properties"])
     closed = {}
     if observation.get("additionalProperties", True) is not False:
@@ -98,7 +98,8 @@ def _record(defs: dict, m) -> dict:
                       {"properties": {"scenario": scenario, "expected": expected, **closed}}]}
 
 
-def _resolve(defs: dict, node: dict) -> dict:
+def resolve_ref(defs: dict, node: dict) -> dict:
+    """The definition a ``{"$ref": "#/$defs/name"}`` node points to; any other node as it is."""
     return defs[node["$ref"].rpartition("/")[2]] if "$ref" in node else node
 
 

@@ -27,7 +27,7 @@ from pathlib import Path
 from typing import Any, Optional
 
 from ..rules.deviations import nearest, unknown_keys
-from .format import FORMAT, schema
+from .format import FORMAT, resolve_ref, schema
 
 #: The two shapes of a report (``$defs`` of schema.json), by what a command reads.
 MERGED, PER_TARGET = "merged", "perTarget"
@@ -47,6 +47,16 @@ def completeness(report: dict) -> str:
     ('complete', 'incomplete', 'unknown')
     """
     return {True: "complete", False: "incomplete"}.get(report.get("complete"), "unknown")
+
+
+def why_incomplete(report: dict) -> Optional[str]:
+    """Why a report is not a whole run's answer (:data:`INCOMPLETE`'s wording), or None when it is.
+
+    >>> why_incomplete({"complete": True}) is None, why_incomplete({"complete": False}) == INCOMPLETE["incomplete"]
+    (True, True)
+    """
+    state = completeness(report)
+    return None if state == "complete" else INCOMPLETE[state]
 
 
 class ReportFileError(ValueError):
@@ -157,7 +167,7 @@ class _Check:
         return found[held.index(max(held))]
 
     def resolve(self, node: dict) -> dict:
-        return self.defs[node["$ref"].rpartition("/")[2]] if "$ref" in node else node
+        return resolve_ref(self.defs, node)
 
 
 def _label(item: Any, index: int) -> str:

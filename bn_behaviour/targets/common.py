@@ -144,6 +144,10 @@ class Runner:
     def make_function(self) -> None:
         raise NotImplementedError
 
+    def jit(self) -> dict:
+        """``jit_compile=True`` when the case asks for it; else nothing (the framework's default)."""
+        return {"jit_compile": True} if self.jit_compile else {}
+
     def check_jit(self) -> None:
         """After ``compile()``: a case that asked for ``jit_compile=True`` has it.  Keras falls back to
         False with only a warning ("Model doesn't support `jit_compile=True`"): an error, never a

@@ -54,10 +54,6 @@ class Runner(common.Runner):
         make = train_step if self.s.path == "custom_loop" else trace
         self.fn = make(self.container, self.kw, **self.jit())
 
-    def jit(self) -> dict:
-        """``jit_compile=True`` when the case asks for XLA; else nothing (the framework's default)."""
-        return {"jit_compile": True} if self.jit_compile else {}
-
     def run(self, x):
         """As the shared runner; a step that raises on JAX leaves the variables marked lost."""
         try:

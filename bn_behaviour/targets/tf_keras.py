@@ -81,8 +81,7 @@ class Runner(common.Runner):
     """The shared ordering (bn_behaviour.targets.common) with tf_keras's compile and traced functions."""
 
     def compile(self):
-        jit = {"jit_compile": True} if self.jit_compile else {}
-        self.container.compile(optimizer=tf_keras.optimizers.SGD(inputs.LEARNING_RATE), loss="mse", **jit)
+        self.container.compile(optimizer=tf_keras.optimizers.SGD(inputs.LEARNING_RATE), loss="mse", **self.jit())
         self.check_jit()
 
     def make_function(self):

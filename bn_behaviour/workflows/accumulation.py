@@ -43,7 +43,7 @@ import numpy as np
 from ..cases import inputs
 from ..rules.observation import ATOL, RTOL
 from .base import Workflow, mismatch, raised
-from .frameworks import bn, format_error, keras_api
+from .frameworks import bn, format_error, keras_api, values
 
 WORKFLOW = Workflow(
     name="accumulation",
@@ -170,8 +170,7 @@ def _run(api, variant: str, options: bool):
                   steps_per_execution=spe)
 
     def snapshot():
-        return [[np.array(v.numpy(), copy=True) for v in vs] for vs in
-                ([norm.moving_mean, norm.moving_variance], [norm.gamma, norm.beta], [head.kernel])]
+        return [values(vs) for vs in ([norm.moving_mean, norm.moving_variance], [norm.gamma, norm.beta], [head.kernel])]
 
     seen = [snapshot()]
 
@@ -181,7 +180,7 @@ def _run(api, variant: str, options: bool):
             seen.append(snapshot())
 
     model.fit(x, y, batch_size=inputs.BATCH_SIZE, epochs=1, shuffle=False, verbose=0, callbacks=[Record()])
-    return seen, [np.array(v.numpy(), copy=True) for v in model.weights]
+    return seen, values(model.weights)
 
 
 def observe(target, variant: str):

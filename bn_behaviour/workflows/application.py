@@ -54,7 +54,7 @@ import numpy as np
 
 from ..cases import inputs
 from .base import Workflow, mismatch, raised
-from .frameworks import format_error, keras_api
+from .frameworks import format_error, keras_api, values
 
 WORKFLOW = Workflow(
     name="application",
@@ -160,10 +160,6 @@ def images() -> tuple[np.ndarray, np.ndarray]:
     return x, y
 
 
-def _values(variables) -> list[np.ndarray]:
-    return [np.array(v.numpy() if hasattr(v, "numpy") else v, copy=True) for v in variables]
-
-
 def _moved(before: list, after: list) -> list[bool]:
     return [not np.array_equal(b, a) for b, a in zip(before, after)]
 
@@ -211,14 +207,14 @@ def observe(target, variant: str):
             if step == "unfrozen":
                 _fit(api, model, x, y, LR_HEAD)
                 base.trainable = True  # the guide's second step: unfreeze, compile again, low learning rate
-            stats_before = [_values([getattr(n, k) for k in BN_STATS]) for n in norms]
-            affine_before = [_values([n.gamma, n.beta]) for n in norms]
+            stats_before = [values([getattr(n, k) for k in BN_STATS]) for n in norms]
+            affine_before = [values([n.gamma, n.beta]) for n in norms]
             _fit(api, model, x, y, LR_FINE if step == "unfrozen" else LR_HEAD)
-            stats_after = [_values([getattr(n, k) for k in BN_STATS]) for n in norms]
-            affine_after = [_values([n.gamma, n.beta]) for n in norms]
-            everything = _values(model.variables)
+            stats_after = [values([getattr(n, k) for k in BN_STATS]) for n in norms]
+            affine_after = [values([n.gamma, n.beta]) for n in norms]
+            everything = values(model.variables)
             model.predict(x, batch_size=SAMPLES, verbose=0)
-            predicted = _moved(everything, _values(model.variables))
+            predicted = _moved(everything, values(model.variables))
         except Exception as e:  # noqa: BLE001  (an error is a behaviour to record)
             error = format_error(e)
     if error:

@@ -34,7 +34,7 @@ import numpy as np
 
 from ..cases import inputs
 from .base import Workflow, mismatch, raised
-from .frameworks import bn, format_error, keras_api
+from .frameworks import bn, format_error, keras_api, values
 
 WORKFLOW = Workflow(
     name="fine_tune",
@@ -125,10 +125,6 @@ def images() -> tuple[np.ndarray, np.ndarray]:
     return x, y.astype(np.float32)
 
 
-def _values(variables) -> list[np.ndarray]:
-    return [np.array(v.numpy() if hasattr(v, "numpy") else v, copy=True) for v in variables]
-
-
 def _same(a: list, b: list) -> str:
     return "identical" if all(np.array_equal(x, y) for x, y in zip(a, b)) else "changed"
 
@@ -158,21 +154,21 @@ def observe(target, variant: str):
             if variant.startswith("step=unfrozen"):
                 _train(api, driver, model, x_new, y, custom, LR_HEAD)
                 base.trainable = True  # the guide's second step: unfreeze, compile again, low learning rate
-            base_before = _values(base.weights)
-            stats_before, head_before = _values([getattr(norm, k) for k in BN_STATS]), _values(head.weights)
-            affine_before = _values([norm.gamma, norm.beta])
+            base_before = values(base.weights)
+            stats_before, head_before = values([getattr(norm, k) for k in BN_STATS]), values(head.weights)
+            affine_before = values([norm.gamma, norm.beta])
             _train(api, driver, model, x_new, y, custom, LR_FINE if variant.startswith("step=unfrozen") else LR_HEAD)
         except Exception as e:  # noqa: BLE001  (an error is a behaviour to record)
             error = format_error(e)
     if error:
         return {**dict.fromkeys(FIELDS, "n/a"), "error": error}, error
-    stats_after = _values([getattr(norm, k) for k in BN_STATS])
+    stats_after = values([getattr(norm, k) for k in BN_STATS])
     weights = [v for v in base.weights if not any(v is getattr(norm, k) for k in BN_STATS)]
     before_w = [b for v, b in zip(base.weights, base_before) if any(v is w for w in weights)]
-    gamma, beta = _values([norm.gamma, norm.beta])
-    observed = {"base_bn_stats": _same(stats_before, stats_after), "base_weights": _same(before_w, _values(weights)),
+    gamma, beta = values([norm.gamma, norm.beta])
+    observed = {"base_bn_stats": _same(stats_before, stats_after), "base_weights": _same(before_w, values(weights)),
                 "base_gamma": _same(affine_before[:1], [gamma]), "base_beta": _same(affine_before[1:], [beta]),
-                "head_weights": _same(head_before, _values(head.weights)), "error": None}
+                "head_weights": _same(head_before, values(head.weights)), "error": None}
     numbers = (f"moving mean {np.round(stats_before[0], 5).tolist()} -> {np.round(stats_after[0], 5).tolist()}; "
                f"moving variance {np.round(stats_before[1], 5).tolist()} -> {np.round(stats_after[1], 5).tolist()}")
     return observed, numbers

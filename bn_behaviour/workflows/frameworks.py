@@ -8,7 +8,7 @@ from ..cases import inputs
 from ..targets.common import format_error, fresh_session, state
 from ..targets.network import layer_kwargs
 
-__all__ = ["bn", "format_error", "keras_api", "numpy", "state"]
+__all__ = ["bn", "format_error", "keras_api", "numpy", "state", "values"]
 
 
 def keras_api(target):
@@ -23,6 +23,15 @@ def numpy(api, x) -> np.ndarray:
     """A framework tensor as float64 NumPy (torch outputs carry autograd history)."""
     convert = getattr(getattr(api, "ops", None), "convert_to_numpy", None)
     return np.asarray(convert(x) if convert else np.asarray(x), dtype=np.float64)
+
+
+def values(variables) -> list[np.ndarray]:
+    """Copies of the variables' current values (a step later, the variables hold new ones); arrays pass as they are.
+
+    >>> values([np.zeros(2)])
+    [array([0., 0.])]
+    """
+    return [np.array(v.numpy() if hasattr(v, "numpy") else v, copy=True) for v in variables]
 
 
 def bn(api, **extra):
