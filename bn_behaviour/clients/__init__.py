@@ -94,6 +94,10 @@ CLIENTS: tuple[Client, ...] = (
            "copied pattern (FrozenBatchNormalization): every call runs with training=False"),
     Client("pattern-args-kwargs", f"{PATTERNS}:ArgsKwargsBatchNorm", KERAS2_AND_3, _RESNET_SRC,
            "copied pattern: call(*args, **kwargs) forwards everything, training is not in its signature"),
+    Client("torch-module-wrapper-batch-norm-1d", "bn_behaviour.clients.torch_native:batch_norm_1d", ("keras-torch",),
+           "https://github.com/keras-team/keras/blob/v3.15.1/keras/src/utils/torch_utils.py",
+           "PyTorch's own torch.nn.BatchNorm1d inside keras.layers.TorchModuleWrapper, as a ported PyTorch model"
+           " holds it (momentum translated to PyTorch's 1 - momentum; bn_behaviour/clients/torch_native.py)"),
 )
 
 
