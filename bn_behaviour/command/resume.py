@@ -5,8 +5,9 @@ plugin: ``complete`` says whether every case the run selected finished) and, whi
 journal ``<target>.journal.jsonl`` (:mod:`.journal`: every finished case, appended as it finishes;
 removed once the report is complete).  With ``--reuse`` a target is
 
-* **reused** when its report says ``complete: true`` and ran every matrix (``options.bn_matrices``:
-  a report of a plain ``pytest`` run lacks the opt-in matrices, so its target runs afresh);
+* **reused** when its report says ``complete: true`` (every case its run selected finished: a report of a
+  plain ``pytest`` run, without ``--bn-matrices all``, lacks the opt-in matrices, as ``options.bn_matrices``
+  says);
 * **resumed** when its journal is there: its pytest process replays the journal's cases and runs
   only the others;
 * **refused** when its report is incomplete (or says nothing, being older, or is not whole JSON)
@@ -15,9 +16,8 @@ removed once the report is complete).  With ``--reuse`` a target is
 
 >>> import tempfile
 >>> out = Path(tempfile.mkdtemp())
->>> every = json.dumps({"complete": True, "options": {"bn_matrices": list(MATRICES)}})
->>> (out / "a.json").write_text(every), (out / "b.json").write_text('{"complete": false}')
-(102, 19)
+>>> (out / "a.json").write_text('{"complete": true}'), (out / "b.json").write_text('{"complete": false}')
+(18, 19)
 >>> (out / "c.json").write_text('{"complete": fal'), (out / "d.journal.jsonl").write_text("")
 (16, 0)
 >>> [read(out / f"{n}.json")[0] for n in "abcde"]
@@ -33,7 +33,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Optional
 
-from ..matrices import MATRICES, select
 from ..report.reading import INCOMPLETE, completeness
 from .journal import observed, path_for
 
@@ -55,15 +54,6 @@ def read(path: Path) -> tuple[str, Optional[dict]]:
     return completeness(data), data
 
 
-def every_matrix(report: dict) -> bool:
-    """Whether a report's run asked for every matrix (older reports, without ``bn_matrices``, did not).
-
-    >>> every_matrix({"options": {"bn_matrices": select("all")}}), every_matrix({"options": {}})
-    (True, False)
-    """
-    return set(report.get("options", {}).get("bn_matrices") or select(None)) >= set(MATRICES)
-
-
 @dataclass
 class Decision:
     reused: list[str] = field(default_factory=list)
@@ -78,12 +68,12 @@ def decide(out: Path, names: list[str], reuse: bool) -> Decision:
     d = Decision()
     for name in names if reuse else []:
         found, data = read(out / f"{name}.json")
-        if found == "complete" and every_matrix(data):
+        if found == "complete":
             d.reused.append(name)
             d.reports[name] = data
         elif path_for(out, name).exists():
             d.resumed.append(name)
-        elif found not in ("absent", "complete"):  # a complete report of fewer matrices: run afresh
+        elif found != "absent":
             d.refused.append((name, found))
     return d
 
