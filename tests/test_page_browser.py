@@ -200,7 +200,9 @@ def test_clicking_a_picture_cell_goes_to_its_row(browser, page, report, tmp_path
     _cell(browser, row["id"], target).click()
     WebDriverWait(browser, 5).until(lambda b: b.execute_script("return location.hash") == f"#{row['id']}")
     assert browser.execute_script("return document.querySelector(':target').id") == row["id"]
-    assert tr.is_displayed()
+    # 'hashchange' is dispatched as a task after the hash changes (HTML spec), so the page's
+    # handler that clears the filters may run after the wait above returns: wait for it.
+    WebDriverWait(browser, 5).until(lambda b: tr.is_displayed())
     top, bottom, height, seen = browser.execute_script(
         "const r = arguments[0].getBoundingClientRect(), e = document.elementFromPoint(r.left + 4, r.top + 4);"
         "return [r.top, r.bottom, innerHeight, e && e.closest('tr') && e.closest('tr').id]", tr)
