@@ -16,4 +16,5 @@ collect_ignore = [
     "bn_behaviour/targets/tf1.py",
     "bn_behaviour/client_patterns.py",  # --bn-layer classes: imports TensorFlow (bn_behaviour.clients)
     "bn_behaviour/clients/torch_native.py",  # a --bn-layer factory: imports Keras and PyTorch
+    "bn_behaviour/clients/flax_native.py",  # a --bn-layer factory: imports Keras and Flax
 ]

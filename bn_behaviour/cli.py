@@ -31,7 +31,7 @@ from .report.changes import ReportError
 from .report.changes import main as diff_main
 from .report.disagreements import main as disagree_main
 from .rules.deviations import find
-from .targets import TargetError, _dist_version, repro, require, resolve
+from .targets import VARIANCES, TargetError, _dist_version, repro, require, resolve
 from .targets.layer import LayerSpecError, load, parse_kwargs
 from .workflows import WorkflowCase
 
@@ -82,15 +82,16 @@ def _case(args):
         raise UsageError(str(e)) from None
 
 
-def _run(case, target_name, layer_spec=None, layer_kwargs=None) -> tuple:
+def _run(case, target_name, layer_spec=None, layer_kwargs=None, variance=None) -> tuple:
     """Check the case is in the target's matrix, load the layer, observe; (target, result).
     What the frameworks print meanwhile goes to stderr: stdout carries only the answer."""
     with stdout_to_stderr():
-        return _observed(case, target_name, layer_spec, layer_kwargs)
+        return _observed(case, target_name, layer_spec, layer_kwargs, variance)
 
 
-def _observed(case, target_name, layer_spec, layer_kwargs) -> tuple:
+def _observed(case, target_name, layer_spec, layer_kwargs, variance) -> tuple:
     target = require(target_name)
+    target = target.with_variance(variance) if variance else target
     why = why_not(target, case)
     if why:
         raise UsageError(f"{case.id} is not in the {target.name} {matrix_of(case).name} matrix: {why}")
@@ -122,7 +123,7 @@ def _observe(args) -> int:
     case = _case(args)
     if args.code:
         return _code(case, args.target)
-    target, result = _run(case, args.target, args.layer, args.layer_kwargs)
+    target, result = _run(case, args.target, args.layer, args.layer_kwargs, args.variance)
     entry = find(known_deviations(target), case)
     out = {
         "target": target.name,
@@ -229,6 +230,8 @@ def parser() -> argparse.ArgumentParser:
     o.add_argument("--id", default=None, help="a case ID of any matrix instead of the axes (e.g. a fused 4-D case)")
     o.add_argument("--layer", default=None, help="module:attr of a BatchNormalization-compatible class to observe")
     o.add_argument("--layer-kwargs", default=None, help="JSON object of the --layer class's constructor arguments")
+    o.add_argument("--variance", default=None, choices=tuple(VARIANCES),
+                   help="the --layer class's moving-variance update (as pytest's --bn-variance; default: the target's)")
     o.add_argument("--setting", default=None, help="a settings-matrix layer setting (bn_behaviour/setting.py)")
     o.add_argument("--precision", default=None, help="float32, mixed_float16 or mixed_bfloat16 (settings matrix)")
     o.add_argument("--json", action="store_true", help="print the observation as one JSON object (for machines)")

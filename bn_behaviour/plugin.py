@@ -28,13 +28,15 @@ from .matrices import MATRICES, matrix_of
 from .report.format import FORMAT
 from .rules import deviations as dev
 from .rules.result import DeviationObserved, judge
-from .targets import TARGETS, Target, TargetError, require, resolve
+from .targets import TARGETS, VARIANCES, Target, TargetError, require, resolve
 from .targets.layer import LayerSpecError, parse_kwargs
 from .targets.layer import describe as describe_layer
 from .targets.layer import load as load_layer
 from .targets.network import HARNESS
 
 XFAIL_MODES = ("strict", "lenient", "skip")
+#: Options with a fixed set of values.
+CHOICES = {"--bn-xfail": XFAIL_MODES, "--bn-variance": tuple(VARIANCES)}
 STASH = pytest.StashKey["Session"]()
 #: Option -> (environment variable, help); each option can be set from CI files one cannot change.
 OPTIONS = {
@@ -44,6 +46,9 @@ OPTIONS = {
                    "of the genuine one (targets with a layer class), or of a factory returning one"),
     "--bn-layer-kwargs": ("BN_BEHAVIOUR_LAYER_KWARGS", "JSON object of constructor arguments merged into every "
                           "construction of the --bn-layer class, e.g. '{\"freeze\": true}'"),
+    "--bn-variance": ("BN_BEHAVIOUR_VARIANCE", "the moving-variance update of the --bn-layer class: biased (Keras "
+                      "3's) or bessel (the unbiased batch variance: PyTorch's running_var, TF1's); default: the "
+                      "target's"),
     "--bn-xfail": ("BN_BEHAVIOUR_XFAIL", "known deviations: strict (default; a vanished deviation fails the "
                    "run), lenient (it passes), skip (do not run them)"),
     "--bn-report": ("BN_BEHAVIOUR_REPORT", "write the JSON behaviour report to PATH"),
@@ -66,8 +71,7 @@ def pytest_addoption(parser):
         default = os.environ.get(env, "strict") if option == "--bn-xfail" else os.environ.get(env)
         if option == "--bn-target":
             default = None  # resolved in pytest_configure, so the environment's value is checked like the option's
-        g.addoption(option, default=default, help=f"{text} (env {env})",
-                    choices=XFAIL_MODES if option == "--bn-xfail" else None)
+        g.addoption(option, default=default, help=f"{text} (env {env})", choices=CHOICES.get(option))
     g.addoption(
         "--bn-deviations",
         action="append",
@@ -120,6 +124,12 @@ class Session:
                 self.extra = [d for path in config.getoption("bn_deviations") for d in matrices.load_deviations(path)]
             except dev.DeviationFileError as e:
                 raise pytest.UsageError(f"--bn-deviations: {e}") from None
+            variance = config.getoption("bn_variance")
+            if variance:  # the class under test declares its own update: judged by it, fused kernel or not
+                try:
+                    target = target.with_variance(variance)  # the environment's value is not argparse-checked
+                except TargetError as e:
+                    raise pytest.UsageError(f"--bn-variance: {e}") from None
             self._target = target
         return self._target
 
@@ -219,6 +229,7 @@ class Session:
                 "bn_deviations": [os.path.basename(p) for p in self.config.getoption("bn_deviations")],
                 "bn_xfail": self.xfail,
                 "bn_matrices": self.matrices,
+                "bn_variance": self.config.getoption("bn_variance"),
             },
             "target": {
                 "name": self.target.name,

@@ -28,7 +28,8 @@ def test_every_client_is_well_formed(client):
     assert all(TARGETS[t].layer_class for t in client.targets), "only targets with a class to replace"
     assert client.what
     if client.package:
-        assert "==" in client.package and client.install == f"pip install --no-deps {client.package}"
+        deps = "" if client.deps else "--no-deps "
+        assert "==" in client.package and client.install == f"pip install {deps}{client.package}"
     json.loads(json.dumps(client.kwargs))  # what --bn-layer-kwargs carries
     parse_kwargs(json.dumps(client.kwargs))  # never a reserved argument
 

@@ -78,6 +78,30 @@ def test_an_opt_in_matrix_is_one_skipped_test_unless_asked_for(pytester, clean_e
     assert data["options"]["bn_matrices"] == ["compiled"] and [c["id"] for c in data["compiled_cases"]] == [row]
 
 
+def test_a_declared_variance_update_is_the_one_judged(matrix, tmp_path):
+    """``--bn-variance bessel`` judges the class's moving variance by the unbiased update: the genuine Keras 3
+    layer (biased) then fails the row where it moves its statistics, names the option in its repro line, and
+    the report records the declaration; a value from the environment that is not a convention is one line."""
+    row = Scenario("layer", "none", "before_compile", "call", "true")
+    report = tmp_path / "r.json"
+    result = matrix("--bn-variance", "bessel", "--bn-report", str(report), "--bn-xfail", "skip", cases=[row])
+    result.assert_outcomes(failed=1)
+    result.stdout.fnmatch_lines(["*updated_otherwise*", "*bn-behaviour observe --target keras-tensorflow *"
+                                 " --variance bessel*"])
+    data = json.loads(report.read_text())
+    assert data["options"]["bn_variance"] == "bessel" and data["target"]["variance_convention"] == "bessel"
+    matrix(cases=[row]).assert_outcomes(passed=1)  # the same row judged by the target's own update
+
+
+def test_an_unknown_variance_from_the_environment_is_one_line(pytester, clean_env):
+    clean_env.setenv("BN_BEHAVIOUR_VARIANCE", "unbiased")
+    pytester.makepyfile("def test_nothing(): pass\n")
+    result = pytester.runpytest_subprocess("--bn-target", TARGET)
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    result.stderr.fnmatch_lines(["ERROR: --bn-variance: variance 'unbiased' is not one of biased, bessel"])
+    assert "Traceback" not in result.stderr.str()
+
+
 def test_unknown_target_from_the_environment(pytester, clean_env):
     clean_env.setenv("BN_BEHAVIOUR_TARGET", "tf2")
     pytester.makepyfile("def test_nothing(): pass\n")

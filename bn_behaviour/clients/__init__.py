@@ -29,6 +29,8 @@ from ..rules.rulebook import STATEMENTS
 OD = "tf-models-research-object-detection==2.8.0.post1"
 RESNET = "keras-resnet==0.2.0"
 OFFICIAL = "tf-models-official==2.20.0"
+#: Flax asks for ``jax>=0.10.0``, optax, orbax-checkpoint, tensorstore, msgpack, treescope: none moves a target's own.
+FLAX = "flax==0.12.8"
 PATTERNS = "bn_behaviour.client_patterns"
 KERAS2_AND_3 = ("keras-tensorflow", "tf_keras")
 #: keras-resnet subclasses ``keras.layers.BatchNormalization`` with nothing TensorFlow-specific: every Keras 3 backend.
@@ -44,15 +46,21 @@ class Client:
     what: str  #: one sentence: what the class does differently
     kwargs: dict[str, Any] = field(default_factory=dict)  #: --bn-layer-kwargs
     package: Optional[str] = None  #: the pip requirement that ships it (None: the targets' own packages, or this one)
+    deps: bool = False  #: install ``package`` with its dependencies (they leave the targets' own versions alone)
+    #: The class's moving-variance update (``--bn-variance``: ``bessel`` for PyTorch's ``running_var``); None:
+    #: the target's, as for a subclass of the genuine layer.
+    variance: Optional[str] = None
 
     @property
     def install(self) -> Optional[str]:
-        return f"pip install --no-deps {self.package}" if self.package else None
+        if not self.package:
+            return None
+        return f"pip install {'' if self.deps else '--no-deps '}{self.package}"
 
     def args(self) -> list[str]:
         """The plugin options that put this class under test."""
         extra = ["--bn-layer-kwargs", json.dumps(self.kwargs, sort_keys=True)] if self.kwargs else []
-        return ["--bn-layer", self.layer, *extra]
+        return ["--bn-layer", self.layer, *extra, *(["--bn-variance", self.variance] if self.variance else [])]
 
 
 _FBN = "object_detection.core.freezable_batch_norm:FreezableBatchNorm"
@@ -97,7 +105,13 @@ CLIENTS: tuple[Client, ...] = (
     Client("torch-module-wrapper-batch-norm-1d", "bn_behaviour.clients.torch_native:batch_norm_1d", ("keras-torch",),
            "https://github.com/keras-team/keras/blob/v3.15.1/keras/src/utils/torch_utils.py",
            "PyTorch's own torch.nn.BatchNorm1d inside keras.layers.TorchModuleWrapper, as a ported PyTorch model"
-           " holds it (momentum translated to PyTorch's 1 - momentum; bn_behaviour/clients/torch_native.py)"),
+           " holds it (momentum translated to PyTorch's 1 - momentum; its running_var takes the unbiased batch"
+           " variance; bn_behaviour/clients/torch_native.py)", variance="bessel"),
+    Client("flax-layer-linen-batch-norm", "bn_behaviour.clients.flax_native:batch_norm", ("keras-jax",),
+           "https://github.com/keras-team/keras/blob/v3.15.1/keras/src/utils/jax_layer.py",
+           "Flax's own flax.linen.BatchNorm inside keras.layers.FlaxLayer, as a ported Flax model holds it"
+           " (training passed as use_running_average=not training; bn_behaviour/clients/flax_native.py)",
+           package=FLAX, deps=True),
 )
 
 

@@ -92,6 +92,7 @@ def summarise(client: Client, target: str, report: dict, genuine: dict) -> dict:
     if cases and all(e and e.endswith(UNBUILT) for e in errors):
         return {**base, "verdict": "error", "error": f"cannot be built: {sorted(errors)[0]}"}
     layer = report["layer"]
+    variance = f" --variance {client.variance}" if client.variance else ""
     mine = {c["id"]: c for c in cases}
     theirs = {c["id"]: c for c in genuine.get("cases", [])}
     differs = sorted(i for i, c in mine.items() if i in theirs and c["observed"] != theirs[i]["observed"])
@@ -103,7 +104,7 @@ def summarise(client: Client, target: str, report: dict, genuine: dict) -> dict:
         _, genuine_broken = st.verdict([theirs[i] for i in rows if i in theirs])
         new = [i for i in broken if i not in genuine_broken]
         statements[st.id] = {"rows": len(rows), "broken": broken, "new": new,
-                             "repro": [repro.command(target, Scenario(**mine[i]["scenario"]), layer)
+                             "repro": [repro.command(target, Scenario(**mine[i]["scenario"]), layer) + variance
                                        for i in new[:EXAMPLES]]}
     new_broken = sorted(k for k, v in statements.items() if v["new"])
     verdict = "incompatible" if new_broken else ("differs" if differs else "compatible")
@@ -126,7 +127,8 @@ def run(clients: list[Client], targets: Optional[list[str]], out: Path, jobs: in
             "genuine": {t: {"versions": g.get("target", {}).get("versions"), "error": g.get("error")}
                         for t, g in genuine.items()},
             "clients": [{"name": c.name, "layer": c.layer, "kwargs": c.kwargs, "package": c.package,
-                         "install": c.install, "targets": list(c.targets), "source": c.source, "what": c.what}
+                         "install": c.install, "targets": list(c.targets), "source": c.source, "what": c.what,
+                         "variance": c.variance}
                         for c in clients],
             "results": results}
 
@@ -166,8 +168,9 @@ def render(data: dict) -> str:
         out += ["", f"## {c['name']}", "", f"`{c['layer']}`"
                 + (f" with `{json.dumps(c['kwargs'], sort_keys=True)}`" if c["kwargs"] else "")
                 + f" ([source]({c['source']})): {c['what']}.",
-                "", f"Installed with `{c['install']}`." if c["install"] else "Ships with the target's packages"
-                " or this one.", ""]
+                "", (f"Installed with `{c['install']}`." if c["install"] else "Ships with the target's packages"
+                     " or this one.") + (f" Judged by its own moving-variance update (`--bn-variance"
+                                         f" {c['variance']}`)." if c.get("variance") else ""), ""]
         for t in c["targets"]:
             r = by.get((c["name"], t))
             if r is None:
@@ -211,7 +214,7 @@ SCHEMA = _closed(
     genuine=_by(TARGETS, _closed((), versions={"type": ["object", "null"]}, error=_MAYBE)),
     clients={"type": "array", "items": _closed(("name", "layer", "targets"), name=_STR, layer=_STR, kwargs=_OBJ,
                                                 package=_MAYBE, install=_MAYBE, targets=_STRS, source=_STR,
-                                                what=_STR)},
+                                                what=_STR, variance={"enum": ["biased", "bessel", None]})},
     results={"type": "array", "items": _closed(
         ("client", "target", "verdict"), client=_STR, target={"enum": list(TARGETS)}, layer=_STR, kwargs=_OBJ,
         seconds={"type": ["integer", "null"]}, error=_STR, versions=_OBJ, rows=_INT, differs=_STRS,

@@ -16,8 +16,8 @@ Keras': its ``call(training=None)`` puts the module in train mode unless ``train
 
 PyTorch updates ``running_var`` with the unbiased batch variance ("the running variance is updated with
 the unbiased estimator", https://pytorch.org/docs/stable/generated/torch.nn.BatchNorm1d.html), where
-Keras 3 uses the biased one, so every row that moves the statistics reads ``updated_otherwise`` against
-keras-torch's convention.
+Keras 3 uses the biased one: the client declares it (``--bn-variance bessel``), so a row reads ``updated``
+when the module takes one PyTorch momentum step, and a formula is never taken for a broken statement.
 """
 
 from __future__ import annotations

@@ -39,7 +39,8 @@ def judge_scenario(target: Target, s: Scenario, setup: Setup, layer_cls, case=No
         expected = RULES[target.rule](s)
     layer = describe_layer(layer_cls)
     return Result(target.name, case, observed, expected, tf2.CHECKS, s,
-                  evidence=partial(describe_numbers, facts, p), command=command(target.name, case, layer),
+                  evidence=partial(describe_numbers, facts, p),
+                  command=command(target.name, case, layer) + repro.variance_option(target),
                   snippet=partial(repro.snippet, target.name, s, setup.jit_compile)
                   if layer == "genuine" and (case is s if code is None else code) else None,
                   layer=layer)

@@ -41,8 +41,9 @@ def observe(target: Target, case: SettingCase, layer_cls=None) -> Result:
     observed = {**classify(facts, p).as_dict(), "variable_dtypes": facts.variable_dtypes}
     layer = describe_layer(layer_cls)
     return Result(target.name, case, observed, rule.expected(case), rule.CHECKS, case,
-                  evidence=partial(describe_numbers, facts, p), command=command(target.name, case, layer),
-                  layer=layer, extra={"measured": measure(facts, p, observed["mode"])})
+                  evidence=partial(describe_numbers, facts, p),
+                  command=command(target.name, case, layer) + repro.variance_option(target), layer=layer,
+                  extra={"measured": measure(facts, p, observed["mode"])})
 
 
 def command(target: str, case: SettingCase, layer: str = "genuine") -> str:

@@ -39,6 +39,11 @@ class TargetError(Exception):
     """A target name that is unknown or not usable here (a usage error)."""
 
 
+#: The moving-variance updates a class may declare: whether the batch variance is Bessel-corrected
+#: (``biased``: Keras 3's; ``bessel``: PyTorch's ``running_var``, TF1's).
+VARIANCES = {"biased": False, "bessel": True}
+
+
 @dataclass(frozen=True)
 class Target:
     name: str
@@ -70,6 +75,20 @@ class Target:
     layer_class: Optional[str] = None
     #: What this target lacks: axis (or ``matrix``) -> {value: reason}.
     unsupported: dict[str, dict[str, str]] = field(default_factory=dict)
+    #: The moving-variance update the class under test declares (a key of :data:`VARIANCES`; None: the
+    #: target's own, ``bessel`` / ``fused_bessel``).
+    variance: Optional[str] = None
+
+    def with_variance(self, variance: str) -> "Target":
+        """This target judging a class whose moving-variance update is ``variance`` (``--bn-variance``),
+        fused kernel or not.
+
+        >>> TARGETS["keras-torch"].with_variance("bessel").convention(), TARGETS["keras-torch"].convention()
+        (True, False)
+        """
+        if variance not in VARIANCES:
+            raise TargetError(f"variance {variance!r} is not one of {', '.join(VARIANCES)}")
+        return dataclasses.replace(self, bessel=VARIANCES[variance], fused_bessel=None, variance=variance)
 
     def exclusion_reason(self, case) -> Optional[str]:
         """Why ``case`` (any case type) does not run on this target, or None."""

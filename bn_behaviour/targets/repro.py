@@ -25,6 +25,17 @@ def command(target: str, s: Scenario, layer: str = "genuine") -> str:
     return f"bn-behaviour observe --target {target} {axes}{extra}"
 
 
+def variance_option(target) -> str:
+    """What an ``observe`` line adds when the class under test declared its moving-variance update
+    (``--bn-variance``): the same declaration.
+
+    >>> from bn_behaviour.targets import TARGETS
+    >>> variance_option(TARGETS["keras-torch"]), variance_option(TARGETS["keras-torch"].with_variance("bessel"))
+    ('', ' --variance bessel')
+    """
+    return f" --variance {target.variance}" if target.variance else ""
+
+
 #: The network around ``bn`` per model, as the driver builds it (``targets.network.build``): the BN, the
 #: probe that keeps its output, the trainable head; ``base`` is the object holding the BN where there is one.
 _PARTS = ("    def __init__(self):\n        super().__init__()\n"
@@ -221,9 +232,7 @@ def without_probe(code: str) -> str:
 def snippet(target: str, s: Scenario, jit_compile: bool = False):
     """A standalone program that performs main-matrix scenario ``s`` on ``target`` (None where none is written);
     ``jit_compile``: its compiled-matrix row (Keras 3 on TensorFlow only)."""
-    write = SNIPPETS.get(target)
-    if jit_compile:
-        return keras3_snippet(s, jit_compile=True) if target == "keras-tensorflow" else None
+    write = (COMPILED_SNIPPETS if jit_compile else SNIPPETS).get(target)
     return write(s) if write else None
 
 
@@ -312,3 +321,6 @@ def tf1_snippet(s: Scenario) -> str:
 #: target -> function(scenario) -> code.
 SNIPPETS: dict[str, Callable[[Scenario], str]] = {"keras-tensorflow": keras3_snippet,
                                                   "keras-jax": lambda s: keras3_snippet(s, "jax"), "tf1": tf1_snippet}
+#: The compiled matrix's snippets (``jit_compile=True``), by target: where one is written.
+COMPILED_SNIPPETS: dict[str, Callable[[Scenario], str]] = {
+    "keras-tensorflow": lambda s: keras3_snippet(s, jit_compile=True)}
