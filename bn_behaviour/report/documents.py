@@ -197,8 +197,10 @@ def fine_tuning_md(merged: dict) -> str:
         lines += ["# End to end", "", "The recipes above on one layer; here the guide's whole procedure on a small"
                   " convolutional network and on real keras.applications architectures (augmentation in front of"
                   " the frozen base), preprocessing layers in front of a BatchNormalization, and the FAQ's GAN"
-                  " with a shared layer (the workflow matrix).", ""]
-        lines += workflow_rules(merged, ("fine_tune", "application", "preprocessing", "shared_layer", "accumulation"))
+                  " with a shared layer, gradient accumulation, and the Keras JAX guide's stateless loop ported to"
+                  " the other backends (the workflow matrix).", ""]
+        lines += workflow_rules(merged, ("fine_tune", "application", "preprocessing", "shared_layer", "accumulation",
+                                         "stateless"))
     return "\n".join(lines)
 
 

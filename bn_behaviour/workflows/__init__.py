@@ -41,11 +41,12 @@ from dataclasses import dataclass
 from types import ModuleType
 from typing import ClassVar
 
-from . import accumulation, application, distributed, export, fine_tune, preprocessing, shared_layer
+from . import accumulation, application, distributed, export, fine_tune, preprocessing, shared_layer, stateless
 
 #: The workflow modules, in the order reports list them.
 MODULES: dict[str, ModuleType] = {m.WORKFLOW.name: m for m in (export, shared_layer, fine_tune, application,
-                                                               distributed, preprocessing, accumulation)}
+                                                               distributed, preprocessing, accumulation,
+                                                               stateless)}
 NAMES = tuple(MODULES)
 
 
