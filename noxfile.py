@@ -64,9 +64,10 @@ def _matrix(session: nox.Session) -> None:
         session.log(f"{report} already holds {installed}: reused (delete it to run again)")
         return
     session.chdir(REPORTS)  # run the installed plugin, as a vendoring project does
-    # Every matrix the installed package holds (its test modules are the list, as for `bn-behaviour report`).
+    # Every matrix the installed package holds (its test modules are the list, as for `bn-behaviour report`),
+    # the opt-in ones (the compiled matrix) included.
     session.run("pytest", "--pyargs", "bn_behaviour", "-q", "-n", "auto", "-p", "no:cacheprovider",
-                "--bn-target", target, "--bn-report", report.name, success_codes=[0, 1])
+                "--bn-target", target, "--bn-matrices", "all", "--bn-report", report.name, success_codes=[0, 1])
 
 
 for _name in VERSIONS:

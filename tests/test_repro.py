@@ -59,7 +59,17 @@ SCENARIOS = {
         Scenario("nested", "outer_model", "after_fit", "custom_loop", "none"),
     ],
 }
-CASES = [(t, s) for t, scenarios in SCENARIOS.items() for s in scenarios]
+#: Compiled-matrix rows whose snippets are checked (``jit_compile=True``), per target with a compiled writer:
+#: each compiled path's shape (a compiled fit after a frozen base's first fit, XLA traced call and step).
+COMPILED = {
+    "keras-tensorflow": [
+        Scenario("nested", "inner_model", "after_fit", "fit", "none"),
+        Scenario("nested", "none", "before_compile", "call_graph", "true"),
+        Scenario("nested", "inner_model", "after_fit", "custom_loop", "true"),
+    ],
+}
+CASES = [(t, s, False) for t, scenarios in SCENARIOS.items() for s in scenarios] + [
+    (t, s, True) for t, scenarios in COMPILED.items() for s in scenarios]
 
 # Runs in a fresh process per target (the test process may hold Keras on another backend):
 # each snippet in its own namespace, then the driver on the same scenario.
@@ -72,12 +82,12 @@ from bn_behaviour.targets.common import Setup
 target, cases = json.load(sys.stdin)
 driver_module = require(target).load_driver()
 out = []
-for sid, code in cases:
+for sid, jit, code in cases:
     buf = io.StringIO()
     with contextlib.redirect_stdout(buf):
         exec(code, {"__name__": "__snippet__"})
     s = Scenario.from_id(sid)
-    facts = driver_module.run(s, Setup(data=data(s)))
+    facts = driver_module.run(s, Setup(data=data(s), jit_compile=jit))
     driver = {k: v.tolist() for k, v in facts.after.items()}
     if facts.output is not None:
         driver["output[0]"] = facts.output[0].tolist()
@@ -90,30 +100,33 @@ print(json.dumps(out))
 def runs():
     """(target, scenario ID) -> (values the snippet printed, values the driver recorded)."""
     result = {}
-    for target, scenarios in SCENARIOS.items():
+    for target in dict.fromkeys(t for t, _, _ in CASES):
         if TARGETS[target].missing():
             continue
-        payload = json.dumps([target, [[s.id, snippet(target, s)] for s in scenarios]])
+        cases = [(s, jit) for t, s, jit in CASES if t == target]
+        payload = json.dumps([target, [[s.id, jit, snippet(target, s, jit)] for s, jit in cases]])
         # As bn-behaviour runs a target's child (a pytest run with bn cases has set its own target's variables).
         proc = subprocess.run([sys.executable, "-c", RUNNER], input=payload, capture_output=True, text=True,
                               env=environment.for_child())
         assert proc.returncode == 0, proc.stderr[-2000:]
-        for s, (text, driver) in zip(scenarios, json.loads(proc.stdout.splitlines()[-1])):
+        for (s, jit), (text, driver) in zip(cases, json.loads(proc.stdout.splitlines()[-1])):
             printed = {}
             for line in text.splitlines():
                 name, _, rest = line.partition(" ")
                 if name in STATE_NAMES or name == "output[0]":
                     printed[name] = np.array(ast.literal_eval(rest.split("  #")[0]))
-            result[target, s.id] = printed, driver
+            result[target, s.id, jit] = printed, driver
     return result
 
 
-@pytest.mark.parametrize("target,scenario", CASES, ids=[f"{t}:{s.id}" for t, s in CASES])
-def test_snippet_reproduces_the_driver(target, scenario, runs):
-    """The snippet prints the BN's output (read by its probe) and variables; they equal the driver's."""
-    if (target, scenario.id) not in runs:
+@pytest.mark.parametrize("target,scenario,jit", CASES,
+                         ids=[f"{t}:{s.id}{'-jit_compile=true' * jit}" for t, s, jit in CASES])
+def test_snippet_reproduces_the_driver(target, scenario, jit, runs):
+    """The snippet prints the BN's output (read by its probe) and variables; they equal the driver's (with
+    ``jit``: the compiled row's snippet against the driver compiling the same paths)."""
+    if (target, scenario.id, jit) not in runs:
         pytest.skip(f"{target} is not installed")
-    printed, driver = runs[target, scenario.id]
+    printed, driver = runs[target, scenario.id, jit]
     assert set(STATE_NAMES) <= set(printed)
     for name, value in printed.items():
         if name == "output[0]" and name not in driver:
