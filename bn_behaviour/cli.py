@@ -33,6 +33,7 @@ from .report.disagreements import main as disagree_main
 from .rules.deviations import find
 from .targets import VARIANCES, TargetError, _dist_version, repro, require, resolve
 from .targets.layer import LayerSpecError, load, parse_kwargs
+from .usermodel import command as check_command
 from .workflows import WorkflowCase
 
 
@@ -208,6 +209,13 @@ def _clients(args) -> int:
         raise UsageError(str(e)) from None
 
 
+def _check(args) -> int:
+    try:
+        return check_command.run(args)
+    except check_command.CheckError as e:
+        raise UsageError(str(e)) from None
+
+
 def _diff(args) -> int:
     try:
         return diff_main(args)
@@ -279,6 +287,11 @@ def parser() -> argparse.ArgumentParser:
     k.add_argument("--jobs", type=int, default=2, help="pytest processes side by side (default 2)")
     k.add_argument("--check", default=None, metavar="DIR", help="exit 1 when DIR/clients.md differs from this run's")
     k.set_defaults(func=_clients)
+    m = sub.add_parser("check", help="what every BatchNormalization of your model does on a path, against the "
+                       "documented rule (exit 1 when one does not do what --expect asks)",
+                       description=check_command.__doc__)
+    check_command.configure(m)
+    m.set_defaults(func=_check)
     c = sub.add_parser("diff", help="list scenarios whose observed behaviour changed; exit 1 if any did")
     c.add_argument("old", help="older report (per-target --bn-report JSON or behaviour.json)")
     c.add_argument("new", help="newer report")

@@ -120,6 +120,36 @@ class Bound:
         return f"{self.spec} --layer-kwargs {shlex.quote(json.dumps(self.kwargs, sort_keys=True))}"
 
 
+def import_object(spec: str, option: str, example: str):
+    """The object ``module:attr`` names (``attr`` may be dotted), importing ``module`` with the current
+    directory importable, as for ``python -m``; a one-line :class:`LayerSpecError` naming ``option`` when
+    the spec is malformed, the module does not import (its exception's last line) or has no such attribute.
+
+    >>> import_object("json:dumps", "MODEL", "m:f").__name__
+    'dumps'
+    >>> import_object("json", "MODEL", "my_pkg.models:build")
+    Traceback (most recent call last):
+    ...
+    bn_behaviour.targets.layer.LayerSpecError: MODEL 'json' is not of the form module:attr (e.g. my_pkg.models:build)
+    """
+    module_name, sep, attr = spec.partition(":")
+    if not sep or not module_name or not attr:
+        raise LayerSpecError(f"{option} {spec!r} is not of the form module:attr (e.g. {example})")
+    cwd = str(Path.cwd())
+    if cwd not in sys.path:
+        sys.path.insert(0, cwd)
+    try:
+        module = importlib.import_module(module_name)
+    except Exception as e:  # noqa: BLE001  (ImportError, or whatever the module itself raises)
+        raise LayerSpecError(f"{option}: cannot import module {module_name!r} ({e})") from None
+    obj = module
+    for part in attr.split("."):
+        if not hasattr(obj, part):
+            raise LayerSpecError(f"{option}: module {module_name!r} has no attribute {attr!r}")
+        obj = getattr(obj, part)
+    return obj
+
+
 def load(spec: str, kwargs: Optional[dict[str, Any]] = None):
     """Import ``module:attr`` and check it is a Keras layer class, or a factory (a callable that is
     not a class, returning a layer).  A plain class without ``kwargs`` is returned as is; otherwise
@@ -128,23 +158,7 @@ def load(spec: str, kwargs: Optional[dict[str, Any]] = None):
     The current directory is importable, as for ``python -m``, so a class in
     a file outside the project works (``--bn-layer my_layers:MyBN``).
     """
-    module_name, sep, attr = spec.partition(":")
-    if not sep or not module_name or not attr:
-        raise LayerSpecError(
-            f"--bn-layer {spec!r} is not of the form module:attr (e.g. my_pkg.layers:MyBatchNorm)"
-        )
-    cwd = str(Path.cwd())
-    if cwd not in sys.path:
-        sys.path.insert(0, cwd)
-    try:
-        module = importlib.import_module(module_name)
-    except Exception as e:  # noqa: BLE001  (ImportError, or whatever the module itself raises)
-        raise LayerSpecError(f"--bn-layer: cannot import module {module_name!r} ({e})") from None
-    obj = module
-    for part in attr.split("."):
-        if not hasattr(obj, part):
-            raise LayerSpecError(f"--bn-layer: module {module_name!r} has no attribute {attr!r}")
-        obj = getattr(obj, part)
+    obj = import_object(spec, "--bn-layer", "my_pkg.layers:MyBatchNorm")
     if not isinstance(obj, type):
         if callable(obj) and not isinstance(obj, type(importlib)):
             check_kwargs(spec, obj, kwargs or {})
