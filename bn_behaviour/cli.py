@@ -33,6 +33,7 @@ from .report.disagreements import main as disagree_main
 from .rules.deviations import find
 from .targets import VARIANCES, TargetError, _dist_version, repro, require, resolve
 from .targets.layer import LayerSpecError, load, parse_kwargs
+from .usermodel import applications
 from .usermodel import command as check_command
 from .workflows import WorkflowCase
 
@@ -183,8 +184,8 @@ def _docs(args) -> int:
     folder = Path(args.out)
     try:
         merged = reading.load(args.source, reading.MERGED)
-        clients = clients_stale(folder) if args.check else []
-    except (reading.ReportFileError, ClientsFileError) as e:
+        clients = clients_stale(folder) + applications.stale(folder) if args.check else []
+    except (reading.ReportFileError, ClientsFileError, applications.ApplicationsFileError) as e:
         raise UsageError(str(e)) from None
     if merged.get("complete") is False:  # the documents would publish a part of the answer as the whole
         raise UsageError(f"{args.source} is incomplete (a target's run stopped before every case finished): "
@@ -197,7 +198,11 @@ def _docs(args) -> int:
         for path in stale:
             print(f"{path} is stale: regenerate with `bn-behaviour docs {args.source} --out {folder}`")
         return 1 if stale else 0
-    for path in documents.write(merged, folder) + readme.write(merged, folder):
+    try:
+        written = documents.write(merged, folder) + readme.write(merged, folder) + applications.write(folder)
+    except applications.ApplicationsFileError as e:
+        raise UsageError(str(e)) from None
+    for path in written:
         print(f"wrote {path}")
     return 0
 
@@ -213,6 +218,13 @@ def _check(args) -> int:
     try:
         return check_command.run(args)
     except check_command.CheckError as e:
+        raise UsageError(str(e)) from None
+
+
+def _applications(args) -> int:
+    try:
+        return applications.main(args)
+    except applications.ApplicationsFileError as e:
         raise UsageError(str(e)) from None
 
 
@@ -292,6 +304,12 @@ def parser() -> argparse.ArgumentParser:
                        description=check_command.__doc__)
     check_command.configure(m)
     m.set_defaults(func=_check)
+    a = sub.add_parser("applications", help="the transfer-learning guide on keras.applications architectures, "
+                       "every BatchNormalization checked (docs/applications.md)", description=applications.__doc__)
+    a.add_argument("--target", default=None, help="target name (default: BN_BEHAVIOUR_TARGET or keras-$KERAS_BACKEND)")
+    a.add_argument("--out", default="docs", help="folder of applications.json (merged into) and applications.md")
+    a.add_argument("--arch", action="append", default=None, help="only these architectures (repeat)")
+    a.set_defaults(func=_applications)
     c = sub.add_parser("diff", help="list scenarios whose observed behaviour changed; exit 1 if any did")
     c.add_argument("old", help="older report (per-target --bn-report JSON or behaviour.json)")
     c.add_argument("new", help="newer report")

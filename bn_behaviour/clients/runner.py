@@ -25,7 +25,7 @@ from typing import Optional
 from .. import api
 from ..cases.scenario import Scenario
 from ..report.pages import row_href
-from ..report.reading import PER_TARGET, ReportFileError, load, problem, why_incomplete
+from ..report.reading import PER_TARGET, ReportFileError, load, read_checked, why_incomplete
 from ..rules.rulebook import STATEMENTS
 from ..targets import TARGETS, environment, repro
 from ..targets.layer import UNBUILT
@@ -226,14 +226,7 @@ SCHEMA = _closed(
 def read(path: Path) -> dict:
     """A ``clients.json``, refused in one line (:class:`ClientsFileError`) where it holds what
     :func:`run` does not write: an unknown key, target or statement, a wrong type."""
-    try:
-        data = json.loads(path.read_text())
-    except (OSError, ValueError) as e:
-        raise ClientsFileError(f"cannot read {path}: {e}") from None
-    found = problem(data, SCHEMA)
-    if found:
-        raise ClientsFileError(f"{path}: {found}")
-    return data
+    return read_checked(path, SCHEMA, ClientsFileError)
 
 
 def stale(folder: Path, data: Optional[dict] = None) -> list[str]:

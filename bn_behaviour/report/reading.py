@@ -96,6 +96,19 @@ def check(data: Any, origin: str, shape: Optional[str] = None) -> None:
         raise ReportFileError(f"{origin}: {found}")
 
 
+def read_checked(path: Path, schema: dict, error: type[Exception]) -> dict:
+    """A JSON file of the shape ``schema`` describes, or ``error`` with one line naming the file (it does not
+    read, or it holds what ``schema`` does not know: :func:`problem`)."""
+    try:
+        data = json.loads(Path(path).read_text())
+    except (OSError, ValueError) as e:
+        raise error(f"cannot read {path}: {e}") from None
+    found = problem(data, schema)
+    if found:
+        raise error(f"{path}: {found}")
+    return data
+
+
 def problem(data: Any, schema: dict, required: bool = True) -> Optional[str]:
     """The first place where ``data`` breaks ``schema`` (``where: what``), or None; ``required=False``
     lets keys the schema requires be absent (what is there must still be known and of its type)."""
