@@ -117,7 +117,8 @@ def render(data: dict) -> str:
            " `bn-behaviour docs`; do not edit.", "",
            "Not run (no BatchNormalization): " + ", ".join(WITHOUT) + ".", "",
            "| architecture | " + " | ".join(targets) + " |", "|---|" + "---|" * len(targets)]
-    out += [f"| {n} | " + " | ".join(_cell(by[n, t]) if (n, t) in by else "" for t in targets) + " |" for n in names]
+    out += [f"| {n} | " + " | ".join(_cell(by[n, t]) if (n, t) in by else "not run yet" for t in targets) + " |"
+            for n in names]
     deviations = sorted({d for r in data["results"] for d in r.get("deviations", ())})
     if deviations:
         out += ["", "Known deviations seen: " + "; ".join(deviations) + "."]

@@ -70,8 +70,9 @@ def exclusion(target, variant: str) -> Optional[str]:
     if target.implementation != "keras":
         return "tf_keras and TF1 have no stateless API (stateless_call and stateless_apply are Keras 3's)"
     if target.backend == "jax":
-        return (f"this is keras-jax's custom_loop path: the main matrix's row {scenario(variant).id} runs this "
-                "very step (jax.jit over stateless_call, optimizer.stateless_apply)")
+        return ("this is keras-jax's custom_loop path: the main matrix's rows nested-frozen={none,inner_model}-"
+                "when=before_compile-path=custom_loop-training=* run this very step (jax.jit over stateless_call, "
+                "optimizer.stateless_apply)")
     return None
 
 
