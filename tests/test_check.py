@@ -179,7 +179,7 @@ def test_a_file_is_never_written_and_code_in_it_needs_unsafe(user):
     ("no_such_module:build", [], "MODEL: cannot import module 'no_such_module'"),
     ("my_models:nothing", [], "MODEL: module 'my_models' has no attribute 'nothing'"),
     ("my_models:broken", [], "my_models:broken() raised RuntimeError: retry later"),
-    ("my_models:not_a_model", [], "my_models:not_a_model() returned a int, not a keras model"),
+    ("my_models:not_a_model", [], "my_models:not_a_model() returned a value of type int, not a keras model"),
     ("missing.keras", [], "missing.keras: no such file"),
     ("my_models.py:x", [], "cannot import module"),
     ("my_models:subclassed", [], "declares no inputs (a subclassed or unbuilt model): pass --data FILE.npz"),

@@ -61,8 +61,8 @@ def synthetic_inputs(model) -> list[np.ndarray]:
     """One seeded batch per declared input of ``model``."""
     declared = getattr(model, "inputs", None)
     if not declared:
-        raise DataError(f"{model.name} declares no inputs (a subclassed or unbuilt model): pass --data FILE.npz "
-                        "holding x (and y)")
+        raise DataError(f"model {model.name!r} declares no inputs (a subclassed or unbuilt model): pass --data "
+                        "FILE.npz holding x (and y)")
     rng = np.random.default_rng(inputs.SEED)
     out = []
     for tensor in declared:

@@ -82,14 +82,14 @@ def _importer(spec: str, api) -> Callable[[], object]:
             given.append(obj)
             return obj
         if not callable(obj):
-            raise ModelError(f"{spec} is a {type(obj).__name__}, not a {api.__name__} model or a callable "
+            raise ModelError(f"{spec} is of type {type(obj).__name__}, not a {api.__name__} model or a callable "
                              "returning one")
         try:
             model = obj()
         except Exception as e:  # noqa: BLE001  (the user's code: its last line, never a traceback)
             raise ModelError(f"{spec}() raised {last_line(e)}") from None
         if not _is_model(model, api):
-            raise ModelError(f"{spec}() returned a {type(model).__name__}, not a {api.__name__} model")
+            raise ModelError(f"{spec}() returned a value of type {type(model).__name__}, not a {api.__name__} model")
         return model
 
     return fresh
