@@ -80,6 +80,17 @@ def browser():
     driver.quit()
 
 
+def _open(browser, url: str) -> None:
+    """Load ``url`` and wait until the whole document is parsed and its scripts ran: on a loaded machine
+    chromedriver's ``get`` can return before a page of ten thousand rows is (seen in CI under load)."""
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    browser.get(url)
+    WebDriverWait(browser, 120).until(lambda b: b.execute_script(
+        "return document.readyState === 'complete' && document.getElementById('count') !== null"
+        " && document.getElementById('count').textContent !== ''"))
+
+
 @pytest.fixture
 def page(tmp_path) -> Path:
     given = os.environ.get("BN_BEHAVIOUR_PAGE")
@@ -104,7 +115,7 @@ def test_filter_leaves_exactly_the_matching_rows_and_screenshots(browser, page, 
     from selenium.webdriver.common.by import By
     from selenium.webdriver.support.ui import Select
 
-    browser.get(page.as_uri())
+    _open(browser, page.as_uri())
     rows = browser.find_elements(By.CSS_SELECTOR, "#scenarios tbody tr")
     ids = [r.get_attribute("id") for r in rows]
     assert len(ids) == len(set(ids)) > 0
@@ -121,9 +132,9 @@ def test_filter_leaves_exactly_the_matching_rows_and_screenshots(browser, page, 
 def test_each_row_is_an_anchor_and_framework_text_stays_text(browser, page):
     from selenium.webdriver.common.by import By
 
-    browser.get(page.as_uri())
+    _open(browser, page.as_uri())
     first = browser.find_element(By.CSS_SELECTOR, "#scenarios tbody tr").get_attribute("id")
-    browser.get(f"{page.as_uri()}#{first}")
+    _open(browser, f"{page.as_uri()}#{first}")
     assert browser.execute_script("return document.querySelector(':target').id") == first
     assert browser.find_elements(By.TAG_NAME, "script")[0].get_attribute("innerHTML").lstrip().startswith("function")
     assert len(browser.find_elements(By.TAG_NAME, "script")) == 1  # an escaped message never becomes a script
@@ -134,7 +145,7 @@ def test_each_row_is_an_anchor_and_framework_text_stays_text(browser, page):
 def test_the_first_table_is_the_answer_at_a_glance_and_screenshots_the_top(browser, page, report, tmp_path):
     from selenium.webdriver.common.by import By
 
-    browser.get(page.as_uri())
+    _open(browser, page.as_uri())
     first = browser.find_elements(By.TAG_NAME, "table")[0]
     names = [t["name"] for t in report["targets"]]
     assert [th.text.replace("\n", "") for th in first.find_elements(By.CSS_SELECTOR, "thead th")] == ["recipe", *names]
@@ -161,7 +172,7 @@ def test_the_first_table_is_the_answer_at_a_glance_and_screenshots_the_top(brows
 
 
 def test_the_picture_has_one_cell_per_scenario_per_target_linking_to_its_row(browser, page, report):
-    browser.get(page.as_uri())
+    _open(browser, page.as_uri())
     drawn = browser.execute_script(
         "return Array.from(document.querySelectorAll('svg.bn-grid a rect[data-target]'),"
         " r => [r.closest('a').getAttribute('href'), r.getAttribute('data-target')])")
@@ -187,7 +198,7 @@ def test_clicking_a_picture_cell_goes_to_its_row(browser, page, report, tmp_path
     rows = [row for m in MATRICES.values() for row in report.get(m.rows_key, [])]
     row = rows[len(rows) * 2 // 3]  # far below the picture
     target = next(t["name"] for t in reversed(report["targets"]) if t["name"] in row["cases"])
-    browser.get(page.as_uri())
+    _open(browser, page.as_uri())
     tr = browser.find_element(By.ID, row["id"])
     if hidden:  # a status filter the row does not have hides it; the link must still show it
         statuses = tr.get_attribute("data-status").split()
