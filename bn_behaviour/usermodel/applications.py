@@ -162,14 +162,13 @@ def main(args) -> int:
     with command.stdout_to_stderr():
         target.activate()
         driver = target.load_driver()
-        fresh = []
         for name in args.arch or ARCHITECTURES:
             r = one(name, target, driver)
             print(f"{name} on {target.name}: {_cell(r)} ({r.get('seconds', 0)} s)", file=sys.stderr)
-            fresh.append(r)
-    done = {(r["architecture"], r["target"]) for r in fresh}
-    data["results"] = [r for r in data["results"] if (r["architecture"], r["target"]) not in done] + fresh
-    (folder / REPORT).write_text(json.dumps(data, indent=1, sort_keys=True) + "\n")
+            # written after each architecture: an interrupted run keeps what it measured
+            data["results"] = [x for x in data["results"] if (x["architecture"], x["target"]) != (name, target.name)]
+            data["results"].append(r)
+            (folder / REPORT).write_text(json.dumps(data, indent=1, sort_keys=True) + "\n")
     for path in write(folder):
         print(f"wrote {path}")
     return 0
