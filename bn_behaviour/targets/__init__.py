@@ -39,8 +39,7 @@ class TargetError(Exception):
     """A target name that is unknown or not usable here (a usage error)."""
 
 
-#: The moving-variance updates a class may declare: whether the batch variance is Bessel-corrected
-#: (``biased``: Keras 3's; ``bessel``: PyTorch's ``running_var``, TF1's).
+#: The moving-variance updates a class may declare: Bessel-corrected or not (PyTorch's and TF1's are).
 VARIANCES = {"biased": False, "bessel": True}
 
 
@@ -75,8 +74,7 @@ class Target:
     layer_class: Optional[str] = None
     #: What this target lacks: axis (or ``matrix``) -> {value: reason}.
     unsupported: dict[str, dict[str, str]] = field(default_factory=dict)
-    #: The moving-variance update the class under test declares (a key of :data:`VARIANCES`; None: the
-    #: target's own, ``bessel`` / ``fused_bessel``).
+    #: The moving-variance update the class under test declares (in :data:`VARIANCES`; None: the target's).
     variance: Optional[str] = None
 
     def with_variance(self, variance: str) -> "Target":
