@@ -20,7 +20,7 @@ import time
 from pathlib import Path
 
 from ..report.reading import read_checked
-from ..targets import require
+from ..targets import TARGETS, require
 from . import command
 
 #: Architecture -> the smallest square input side ``keras.applications`` accepts for it without weights:
@@ -109,7 +109,7 @@ def _cell(r: dict) -> str:
 
 
 def render(data: dict) -> str:
-    targets = sorted({r["target"] for r in data["results"]})
+    targets = [t for t in TARGETS if any(r["target"] == t for r in data["results"])]
     by = {(r["architecture"], r["target"]): r for r in data["results"]}
     names = sorted({r["architecture"] for r in data["results"]}, key=lambda n: list(ARCHITECTURES).index(n)
                    if n in ARCHITECTURES else len(ARCHITECTURES))
