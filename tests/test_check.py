@@ -65,6 +65,17 @@ MODELS = textwrap.dedent('''
         frozen.trainable = False
         return keras.Model(inputs, keras.layers.Dense(1)(frozen(x)))
 
+    class Refuses(keras.layers.Layer):
+        def call(self, x, training=None):
+            if training:
+                raise RuntimeError("this layer cannot train")
+            return x
+
+    def raising():
+        inputs = keras.Input((3,))
+        x = Refuses()(keras.layers.BatchNormalization(name="bn")(inputs))
+        return keras.Model(inputs, keras.layers.Dense(1)(x))
+
     def no_bn():
         inputs = keras.Input((4,))
         return keras.Model(inputs, keras.layers.Dense(1)(inputs))
@@ -118,8 +129,8 @@ def test_a_base_frozen_as_the_guide_says_moves_nothing(user):
     assert code == 0, err[-2000:]
     assert out.startswith("fit: 1 BatchNormalization layer: 1 in inference mode, 0 moved their moving statistics, "
                           "0 moved gamma/beta; all frozen")
-    assert "as documented (base-training-false-stays-inference)" in out.splitlines()[-1]
-    assert out.splitlines()[-1].startswith("base/conv_bn ")
+    line = out.rstrip().splitlines()[-1]  # the table's one row
+    assert line.startswith("base/conv_bn ") and line.endswith("as documented (base-training-false-stays-inference)")
 
 
 def test_an_unfrozen_base_called_with_training_false_names_the_deviation(user):
@@ -152,6 +163,20 @@ def test_every_batch_normalization_is_found_and_judged_where_it_is(user):
     assert fit["frozen_bn"]["row"].startswith("functional-frozen=layer-")
     assert [fit[k]["mode"] for k in sorted(fit)] == ["training", "inference", "training"]
     assert {r["mode"] for r in predict.values()} == {"inference"} and all(r["ok"] for r in predict.values())
+
+
+def test_a_path_that_raises_is_a_result_not_bad_input(user):
+    """A model whose fit() raises: every layer's line says so and breaks documented-usage-does-not-raise
+    (exit 1, the JSON valid); the same model's predict() is as documented (exit 0)."""
+    code, out, err = user("my_models:raising", "--json")
+    assert code == 1, err[-2000:]
+    doc = json.loads(out)
+    jsonschema.validate(doc, SCHEMA)
+    (bn,) = doc["paths"][0]["layers"]
+    assert bn["error"] == "RuntimeError: this layer cannot train" and bn["mode"] == "n/a"
+    assert bn["broken"] == ["documented-usage-does-not-raise"]
+    assert bn["note"] == "fit raised RuntimeError: this layer cannot train"
+    assert user("my_models:raising", "--path", "predict")[0] == 0
 
 
 def test_a_model_without_batch_normalization_says_so(user):

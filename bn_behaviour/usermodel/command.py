@@ -74,18 +74,19 @@ def check_path(make, path: str, data, target, driver, start: float) -> Optional[
     for f in found:
         layers.record(f)
     _progress(start, f"{path} on {len(found)} BatchNormalization layers")
+    error = None
     try:
         paths.run(path, model, x, y, api, driver)
         _progress(start, f"{path} done")
     except paths.DataError:
         raise
-    except Exception as e:  # noqa: BLE001  (the model's own failure is the answer, in one line)
-        raise CheckError(f"{path} raised {source.last_line(e)}") from None
+    except Exception as e:  # noqa: BLE001  (a path that raises is a behaviour: every layer's result)
+        error = source.last_line(e)
     deviations = known_deviations(target)
     judge.forget()  # configs of an earlier copy (ids may be reused)
     records = []
     for f, b in zip(found, before):
-        observed = judge.observe(b, layers.state(f.layer), f, path)
+        observed = judge.observe(b, layers.state(f.layer), f, path, error)
         s = judge.situation(f, path, api)
         records.append({"path": f.path, "class": type(f.layer).__name__, "trainable": bool(f.layer.trainable),
                         "training": ",".join(sorted(set(f.reached))) or "not called", **observed,

@@ -114,8 +114,10 @@ def situation(found: Found, path: str, api) -> Scenario:
     return Scenario(model, frozen, "before_compile", path, PATH_TRAINING.get(path, "none"))
 
 
-def observe(before: dict, after: dict, found: Found, path: str) -> dict:
-    """The layer's facts from its variables before and after the path."""
+def observe(before: dict, after: dict, found: Found, path: str, error: Optional[str] = None) -> dict:
+    """The layer's facts from its variables before and after the path (which raised ``error``, if any)."""
+    if error:
+        return {"mode": "n/a", "moving_stats": "n/a", "affine": "n/a", "error": error}
     if not found.reached:
         return {"mode": "n/a", "moving_stats": "n/a", "affine": "n/a", "error": None}
     moved = any(not np.array_equal(before[k], after[k]) for k in ("moving_mean", "moving_variance"))
@@ -128,16 +130,18 @@ def observe(before: dict, after: dict, found: Found, path: str) -> dict:
 
 def verdict(target, s: Scenario, observed: dict, deviations: list[Deviation]) -> dict:
     """The rule's expectation for row ``s``, the statements kept and broken, the known deviation."""
-    if observed["mode"] == "n/a":
+    if observed["mode"] == "n/a" and not observed["error"]:
         return {"row": s.id, "expected": None, "broken": [], "statements": [], "deviation": None,
                 "deviation_source": None, "ok": True, "note": "not called on this path"}
     expected = RULES[target.rule](s)
     if observed["affine"] == "n/a" or expected["affine"] == "n/a":
         expected = {**expected, "affine": observed["affine"]}
-    violated = {k for k in FIELDS if tf2.CHECKS[k](s, observed, expected)}
+    checked = ("no_error",) if observed["error"] else FIELDS  # a path that raised has no other fact
+    violated = {k for k in checked if tf2.CHECKS[k](s, observed, expected)}
     about = [st for st in STATEMENTS if st.applies_to(target.rule) and st.about(s)]
     broken = [st.id for st in about if violated & set(st.checks)]
     known = next((d for d in deviations if d.matches(s) and d.explains(observed)), None) if violated else None
     return {"row": s.id, "expected": {k: expected[k] for k in FIELDS}, "broken": broken,
             "statements": [st.id for st in about], "deviation": known.id if known else None,
-            "deviation_source": known.source if known else None, "ok": not violated, "note": None}
+            "deviation_source": known.source if known else None, "ok": not violated,
+            "note": f"{s.path} raised {observed['error']}" if observed["error"] else None}

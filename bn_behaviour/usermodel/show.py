@@ -31,7 +31,7 @@ _FACTS = {"mode": {"enum": ["training", "inference", "n/a"]}, "moving_stats": {"
           "affine": {"enum": ["updated", "unchanged", "n/a"]}}
 #: The JSON Schema of ``--json`` (every object closed: a reader written for this format refuses a newer one).
 _LAYER = _closed(
-    path=_STR, **{"class": _STR}, trainable={"type": "boolean"}, training=_STR, **_FACTS, error={"type": "null"},
+    path=_STR, **{"class": _STR}, trainable={"type": "boolean"}, training=_STR, **_FACTS, error=_MAYBE,
     row=_STR, expected={"oneOf": [{"type": "null"}, _closed(**_FACTS)]}, broken=_STRS, statements=_STRS,
     deviation=_MAYBE, deviation_source=_MAYBE, ok={"type": "boolean"}, note=_MAYBE)
 SCHEMA = _closed(
@@ -73,11 +73,11 @@ def summary(path: str, records: list[dict], expect: str) -> str:
 
 def verdict_text(r: dict) -> str:
     """The last column: the rule's verdict, naming the statement and the known deviation."""
-    if r["note"]:
+    if r["note"] and r["ok"]:
         return r["note"]
     if r["ok"]:
         return "as documented" + (f" ({r['statements'][0]})" if r["statements"] else "")
-    text = "breaks " + ", ".join(r["broken"] or ["the rule"])
+    text = (f"{r['note']}: " if r["note"] else "") + "breaks " + ", ".join(r["broken"] or ["the rule"])
     if r["deviation"]:
         text += f"; known deviation {r['deviation']} ({r['deviation_source']})"
     return text

@@ -10,6 +10,7 @@ so no path sees what another did and the user's files and processes are untouche
 from __future__ import annotations
 
 import importlib
+import re
 import sys
 from pathlib import Path
 from typing import Callable
@@ -25,12 +26,17 @@ class ModelError(Exception):
 
 
 def last_line(e: BaseException) -> str:
-    """``Type: the last non-empty line`` of an exception (a user's or a framework's, never its traceback).
+    """``Type: the last non-empty line`` of an exception (a user's or a framework's, never its traceback),
+    before the arguments Keras appends to an exception raised in a layer's ``call``.
 
     >>> last_line(ValueError("first\\n\\nthe point"))
     'ValueError: the point'
+    >>> last_line(RuntimeError("Exception encountered when calling Mine.call().\\n\\n\\x1b[1mno\\x1b[0m\\n\\n"
+    ...                        "Arguments received by Mine.call():\\n  \\u2022 training=True"))
+    'RuntimeError: no'
     """
-    lines = [line.strip() for line in str(e).splitlines() if line.strip()]
+    text = re.sub(r"\x1b\[[0-9;]*m", "", str(e)).split("Arguments received by", 1)[0]
+    lines = [line.strip() for line in text.splitlines() if line.strip()]
     return f"{type(e).__name__}: {lines[-1]}" if lines else type(e).__name__
 
 
