@@ -102,7 +102,7 @@ def test_report_records_its_provenance(run, tmp_path):
     assert "git_revision" in report["suite"]  # the commit when run from a checkout, else null
     assert report["layer"] == "genuine"
     assert report["options"] == {"bn_target": TARGET, "bn_layer": None, "bn_deviations": [], "bn_xfail": "strict",
-                                 "bn_matrices": ["main", "fused", "settings", "workflows"]}
+                                 "bn_matrices": ["main", "fused", "settings", "workflows"], "bn_variance": None}
     assert set(report["target"]["versions"]) >= {"keras", "tensorflow", "numpy"}
 
 
