@@ -20,12 +20,11 @@ from typing import Optional
 
 import numpy as np
 
-from ..cases.scenario import Scenario
+from ..cases.scenario import TRAINING_PATHS, Scenario
 from ..rules import RULES, tf2
 from ..rules.deviations import Deviation
 from ..rules.rulebook import STATEMENTS
 from .layers import Found
-from .paths import TRAINING
 
 #: The facts a layer's line shows and its rule is checked on.
 FIELDS = ("mode", "moving_stats", "affine")
@@ -124,7 +123,7 @@ def observe(before: dict, after: dict, found: Found, path: str, error: Optional[
     affine = [k for k in ("gamma", "beta") if k in before]
     trained = any(not np.array_equal(before[k], after[k]) for k in affine)
     return {"mode": "training" if moved else "inference", "moving_stats": "updated" if moved else "unchanged",
-            "affine": ("updated" if trained else "unchanged") if path in TRAINING and affine else "n/a",
+            "affine": ("updated" if trained else "unchanged") if path in TRAINING_PATHS and affine else "n/a",
             "error": None}
 
 

@@ -28,8 +28,6 @@ from ..cases import inputs
 BATCH, SIDE, LENGTH = 8, 32, 8
 #: ``compile()`` for a model its user did not compile: what the check says it assumed.
 DEFAULT_COMPILE = "compile(optimizer=Adam(learning_rate=1e-3), loss='mse')"
-#: The paths that run a training step.
-TRAINING = ("fit", "train_on_batch", "custom_loop")
 
 
 class DataError(Exception):
