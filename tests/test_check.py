@@ -240,3 +240,58 @@ def test_the_documented_example_says_what_the_command_prints(tmp_path):
     assert proc.returncode == 0, proc.stderr[-2000:]
     printed = proc.stdout.splitlines()
     assert printed[:3] == console[1:4] and printed[3].split() == console[4].split()
+
+
+FLAX_MODELS = textwrap.dedent('''
+    import flax.linen as nn
+    import keras
+
+    class Net(nn.Module):  # a Flax block as people port it: two BatchNorms, one named
+        @nn.compact
+        def __call__(self, x, training=False):
+            x = nn.BatchNorm(use_running_average=not training)(nn.Dense(4)(x))
+            return nn.BatchNorm(use_running_average=not training, name="bn2")(x)
+
+    def ported(frozen=False):
+        inputs = keras.Input((3,))
+        block = keras.layers.FlaxLayer(Net(), name="flax")
+        block.trainable = not frozen
+        model = keras.Model(inputs, keras.layers.Dense(1)(block(inputs)))
+        model.compile(optimizer=keras.optimizers.Adam(1e-3), loss="mse")
+        return model
+
+    def ported_frozen():
+        return ported(frozen=True)
+''')
+
+
+def test_flax_batch_norms_inside_a_flax_layer_are_each_found(tmp_path):
+    """Each Flax BatchNorm of a ``FlaxLayer`` (its ``batch_stats`` entries) is a BatchNormalization of the check, at its
+    path in the Flax module; unfrozen, fit trains both; frozen, ``FlaxLayer`` still passes fit's
+    ``training=True`` to the module, so both move (what ``docs/clients.md``'s Flax client breaks:
+    frozen-bn-runs-in-inference), and ``--expect frozen`` exits 1."""
+    pytest.importorskip("flax")
+    if TARGETS["keras-jax"].missing():
+        pytest.skip("keras-jax is not installed")
+    (tmp_path / "flax_models.py").write_text(FLAX_MODELS)
+
+    def check(*args):
+        proc = subprocess.run([sys.executable, "-m", "bn_behaviour.cli", "check", *args, "--target", "keras-jax",
+                               "--json"], capture_output=True, text=True, cwd=tmp_path)
+        return proc.returncode, proc.stdout, proc.stderr
+
+    code, out, err = check("flax_models:ported")
+    assert code == 0, err[-2000:]
+    doc = json.loads(out)
+    jsonschema.validate(doc, SCHEMA)
+    bns = _layers(out)
+    assert set(bns) == {"flax/BatchNorm_0", "flax/bn2"}
+    assert {(r["mode"], r["moving_stats"], r["affine"]) for r in bns.values()} == {("training", "updated", "updated")}
+    code, out, err = check("flax_models:ported_frozen", "--expect", "frozen")
+    assert code == 1, err[-2000:]
+    frozen = _layers(out)
+    assert {(r["trainable"], r["mode"], r["affine"]) for r in frozen.values()} == {(False, "training", "unchanged")}
+    assert all("frozen-bn-runs-in-inference" in r["broken"] for r in frozen.values())
+    # one layer, two BatchNorms: each saw every training value the layer's call received (fit's True among them)
+    assert frozen["flax/BatchNorm_0"]["training"] == frozen["flax/bn2"]["training"]
+    assert "true" in frozen["flax/bn2"]["training"].split(",")

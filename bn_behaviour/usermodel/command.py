@@ -60,19 +60,27 @@ def check_path(make, path: str, data, target, driver, start: float) -> Optional[
     api = driver.API
     model = make()
     found = layers.find(model)
-    if not found:
+    built = getattr(model, "built", True)
+    if not found and built:
         return None
     user_compiled = paths.compiled(model)
-    x, y = paths.batch(model, data)
-    if any(layers.state(f.layer) is None for f in found):  # not built yet: an inference call builds it
-        model(x[0] if len(x) == 1 else x, training=False)
-    before = [layers.state(f.layer) for f in found]
+    try:
+        x, y = paths.batch(model, data)
+    except paths.DataError:
+        if not found:  # an unbuilt model with no BatchNormalization to show before a call
+            return None
+        raise
+    if not built or any(layers.state(f) is None for f in found):  # an inference call builds it, and shows
+        model(x[0] if len(x) == 1 else x, training=False)        # what only a built layer holds (Flax's)
+        found = layers.find(model)
+        if not found:
+            return None
+    before = [layers.state(f) for f in found]
     if any(b is None for b in before):
         unread = next(f.path for f, b in zip(found, before) if b is None)
         raise CheckError(f"{unread}: a BatchNormalization whose moving statistics cannot be read (no moving_mean "
                          "and moving_variance, nor a torch module's running_mean and running_var)")
-    for f in found:
-        layers.record(f)
+    layers.record(found)
     _progress(start, f"{path} on {len(found)} BatchNormalization layers")
     error = None
     try:
@@ -86,7 +94,7 @@ def check_path(make, path: str, data, target, driver, start: float) -> Optional[
     judge.forget()  # configs of an earlier copy (ids may be reused)
     records = []
     for f, b in zip(found, before):
-        observed = judge.observe(b, layers.state(f.layer), f, path, error)
+        observed = judge.observe(b, layers.state(f), f, path, error)
         s = judge.situation(f, path, api)
         records.append({"path": f.path, "class": type(f.layer).__name__, "trainable": bool(f.layer.trainable),
                         "training": ",".join(sorted(set(f.reached))) or "not called", **observed,

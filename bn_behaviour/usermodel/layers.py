@@ -1,9 +1,11 @@
 """Every BatchNormalization of a model: where it is, what it holds, what ``training`` reached it.
 
 A layer counts when it reads as one (:data:`READERS`): Keras' own class and its subclasses, any
-third-party class with ``moving_mean`` / ``moving_variance`` (``docs/clients.md``'s among them), and a
-``TorchModuleWrapper`` holding a ``torch.nn`` BatchNorm; before the model is built, a class named as
-one.  They are found through what a model shows
+third-party class with ``moving_mean`` / ``moving_variance`` (``docs/clients.md``'s among them), a
+``TorchModuleWrapper`` holding a ``torch.nn`` BatchNorm, and every Flax BatchNorm inside a ``FlaxLayer`` /
+``JaxLayer`` (each ``batch_stats`` entry with ``mean`` and ``var``: one layer of the model holds
+several, each listed at its path in the Flax module, e.g. ``flax_layer/BatchNorm_0``); before the
+model is built, a class named as one.  They are found through what a model shows
 publicly: a model's ``layers``, a wrapper's ``layer`` (``TimeDistributed``, ``Bidirectional``'s
 ``forward_layer`` / ``backward_layer``), and the public attributes of any other layer holding layers
 (a subclassed layer's ``self.bn``).  A layer reached twice (shared) is listed once, at its first path.
@@ -31,6 +33,8 @@ class Found:
     layer: Any
     ancestors: list  #: the model first, the object holding the layer last
     path: str
+    #: Where in the layer's variables it is (a Flax module's path inside a ``FlaxLayer``; ``()``: the layer is one).
+    part: tuple = ()
     #: The ``training`` values its ``call`` received (``true`` / ``false`` / ``none`` / ``symbolic``).
     reached: list = field(default_factory=list)
 
@@ -71,7 +75,8 @@ def find(model) -> list[Found]:
             seen.add(id(child))
             here = [*names, child.name]
             if is_batch_norm(child):
-                found.append(Found(child, [*ancestors, obj], path_of(here)))
+                found.extend(Found(child, [*ancestors, obj], path_of([*here, *part]), part)
+                             for part in tables(child) or [()])
             else:
                 walk(child, [*ancestors, obj], here)
 
@@ -90,7 +95,7 @@ def _keras_state(layer) -> Optional[dict]:
         return None
     out = {"moving_mean": layer.moving_mean, "moving_variance": layer.moving_variance,
            "gamma": getattr(layer, "gamma", None), "beta": getattr(layer, "beta", None)}
-    return {k: _array(v) for k, v in out.items() if v is not None}
+    return {(): {k: _array(v) for k, v in out.items() if v is not None}}
 
 
 def _torch_state(layer) -> Optional[dict]:
@@ -99,24 +104,54 @@ def _torch_state(layer) -> Optional[dict]:
         return None
     out = {"moving_mean": module.running_mean, "moving_variance": module.running_var,
            "gamma": getattr(module, "weight", None), "beta": getattr(module, "bias", None)}
-    return {k: _array(v) for k, v in out.items() if v is not None}
+    return {(): {k: _array(v) for k, v in out.items() if v is not None}}
 
 
-#: How each kind of BatchNormalization shows its variables: ``moving_mean``, ``moving_variance`` and,
-#: where it has them, ``gamma`` / ``beta``, as float64 arrays (None: not this kind).
-READERS: tuple[Callable[[Any], Optional[dict]], ...] = (_keras_state, _torch_state)
+def _flax_state(layer) -> Optional[dict]:
+    """A ``JaxLayer`` / ``FlaxLayer``'s Flax BatchNorms: each ``batch_stats`` entry holding ``mean`` and ``var``,
+    with the ``scale`` / ``bias`` at the same path of its ``params``."""
+    held, trained = getattr(layer, "state", None), getattr(layer, "params", None)
+    stats = held.get("batch_stats") if isinstance(held, dict) else None
+    if not isinstance(stats, dict):
+        return None
+    params = trained.get("params", {}) if isinstance(trained, dict) else {}
+    out: dict = {}
+
+    def walk(tree: dict, own: dict, at: tuple) -> None:
+        if "mean" in tree and "var" in tree and not isinstance(tree["mean"], dict):
+            names = {"moving_mean": tree["mean"], "moving_variance": tree["var"],
+                     "gamma": own.get("scale"), "beta": own.get("bias")}
+            out[at] = {k: _array(v) for k, v in names.items() if v is not None}
+            return
+        for key, sub in tree.items():
+            if isinstance(sub, dict):
+                walk(sub, own.get(key, {}) if isinstance(own, dict) else {}, (*at, key))
+
+    walk(stats, params, ())
+    return out or None
 
 
-def state(layer) -> Optional[dict[str, np.ndarray]]:
-    """The layer's variables if it is a BatchNormalization, else None."""
+#: How each kind of BatchNormalization shows its variables: per BatchNormalization it holds (by its
+#: :attr:`Found.part`), ``moving_mean``, ``moving_variance`` and, where it has them, ``gamma`` / ``beta``, as
+#: float64 arrays (None: not this kind).
+READERS: tuple[Callable[[Any], Optional[dict]], ...] = (_keras_state, _torch_state, _flax_state)
+
+
+def tables(layer) -> dict[tuple, dict[str, np.ndarray]]:
+    """Every BatchNormalization ``layer`` holds, by its part (``{(): ...}`` for one that is one; empty: none)."""
     for read in READERS:
         try:
             values = read(layer)
         except Exception:  # noqa: BLE001  (a property that cannot be read yet: an unbuilt layer)
             values = None
-        if values is not None:
+        if values:
             return values
-    return None
+    return {}
+
+
+def state(found: Found) -> Optional[dict[str, np.ndarray]]:
+    """The variables of the BatchNormalization ``found`` is, or None when they cannot be read (yet)."""
+    return tables(found.layer).get(found.part)
 
 
 def is_batch_norm(layer) -> bool:
@@ -126,7 +161,7 @@ def is_batch_norm(layer) -> bool:
     >>> is_batch_norm(SyncBatchNormalization()), is_batch_norm(object())
     (True, False)
     """
-    return state(layer) is not None or any("batchnorm" in c.__name__.lower() for c in type(layer).__mro__)
+    return bool(tables(layer)) or any("batchnorm" in c.__name__.lower() for c in type(layer).__mro__)
 
 
 def describe_training(value) -> str:
@@ -143,10 +178,20 @@ def describe_training(value) -> str:
     return "symbolic"
 
 
-def record(found: Found) -> None:
-    """Make ``found.layer`` note the ``training`` its ``call`` receives (at trace time in a compiled step,
-    as Python sees it).  Done on the check's own copy of the model only."""
-    original = found.layer.call
+def record(found: list[Found]) -> None:
+    """Make each layer of ``found`` note the ``training`` its ``call`` receives (at trace time in a compiled
+    step, as Python sees it), for every BatchNormalization it is (a ``FlaxLayer`` may be several).  Done on
+    the check's own copy of the model only."""
+    held: dict[int, list[Found]] = {}
+    for f in found:
+        held.setdefault(id(f.layer), []).append(f)
+    for group in held.values():
+        _note_training(group)
+
+
+def _note_training(group: list[Found]) -> None:
+    layer = group[0].layer
+    original = layer.call
     signature = inspect.signature(original)
 
     def call(*args, **kwargs):
@@ -154,7 +199,8 @@ def record(found: Found) -> None:
             given = signature.bind_partial(*args, **kwargs).arguments.get("training")
         except TypeError:
             given = kwargs.get("training")
-        found.reached.append(describe_training(given))
+        for f in group:
+            f.reached.append(describe_training(given))
         return original(*args, **kwargs)
 
-    found.layer.call = call
+    layer.call = call
