@@ -102,3 +102,12 @@ def history(session: nox.Session) -> None:
     # --store: the session's package is installed (not editable), so name the repository's folder.
     session.run("bn-behaviour", "history", "--refresh", str(REPORTS), "--store", "bn_behaviour/history/data",
                 "--docs", "docs/history.md")
+
+
+@nox.session(name="history-quick", python="3.11")
+def history_quick(session: nox.Session) -> None:
+    """The quick history: the --quick rows in every environment of versions.toml (uv, sessions of one install
+    sharing it, two at once), merged into the store, and docs/history.md (bn_behaviour/history/quick.py)."""
+    session.install("-e", ".", "uv")  # editable: the environments run this checkout's package
+    session.run("bn-behaviour", "history", "--quick-run", "reports/quick", "--store", "bn_behaviour/history/data",
+                "--docs", "docs/history.md", *session.posargs)

@@ -21,6 +21,7 @@ from .clients.runner import main as clients_main
 from .clients.runner import stale as clients_stale
 from .command.run import QUICK_OUT, ReuseError
 from .command.run import main as report_main
+from .history import bisect_command
 from .history.command import configure as history_configure
 from .history.command import main as history_main
 from .isolation.stdout_guard import stdout_to_stderr
@@ -162,6 +163,13 @@ def _workflow(args) -> int:
 def _history(args) -> int:
     try:
         return history_main(args)
+    except ValueError as e:
+        raise UsageError(str(e)) from None
+
+
+def _bisect(args) -> int:
+    try:
+        return bisect_command.main(args)
     except ValueError as e:
         raise UsageError(str(e)) from None
 
@@ -319,6 +327,10 @@ def parser() -> argparse.ArgumentParser:
                        "--refresh DIR stores the version sessions' reports and writes docs/history.md")
     history_configure(h)
     h.set_defaults(func=_history)
+    b = sub.add_parser("bisect", help="the daily builds between two versions: the first where a row changed",
+                       description=bisect_command.__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    bisect_command.configure(b)
+    b.set_defaults(func=_bisect)
     return p
 
 

@@ -307,3 +307,23 @@ def test_a_wrong_value_in_the_version_table_is_one_line(tmp_path, row, message):
     with pytest.raises(ValueError) as info:
         versions(table)
     assert str(info.value).startswith(f"{table}: [[version]] 's': {message}")
+
+
+def test_a_quick_run_merges_its_rows_into_a_session_of_the_same_versions(tiny, tmp_path):
+    """``--quick-run`` stores with ``merged``: a report of a few rows on the versions a session holds replaces
+    those rows and keeps the others; on other versions (a daily build that moved) it is the session alone."""
+    data, _ = tiny
+    quick = tmp_path / "quick"
+    quick.mkdir()
+    few = _report(version="3.0.5", rows=[_record(FROZEN_FIT, TRAINS, ["mode"])])
+    few["cases"] = [r for r in few["cases"] if r["id"] in (FROZEN_FIT, GUIDE)]
+    (quick / f"{K30}.json").write_text(json.dumps(few))
+    moved = {**few, "target": {**few["target"], "versions": {"keras": "3.1.2", "numpy": "2.0"}}}
+    (quick / f"{K31}.json").write_text(json.dumps(moved))
+    said = store.refresh(quick, data, merged=True)
+    assert f"{K30}: stored from {quick}/{K30}.json (merged)" in said
+    k30, k31, k32 = store.load_all(data)[:3]
+    assert k30.record(FROZEN_FIT)["violated"] == ["mode"]  # the quick row, measured again
+    assert len(k30.records()) == len(FIRST) + 1  # every other row kept (its workflow row too)
+    assert len(k31.records()) == 2 and k31.versions["keras"] == "3.1.2"  # another version: the quick rows alone
+    assert len(k32.records()) == len(FIRST) + 1  # no quick report: kept whole (its workflow row included)

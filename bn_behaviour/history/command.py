@@ -2,6 +2,7 @@
 
     bn-behaviour history ROW [--target T] [--json]    # one row, every stored version
     bn-behaviour history --refresh reports/nox         # store the sessions' reports, write docs/history.md
+    bn-behaviour history --quick-run reports/quick     # the --quick rows in every environment, merged into the store
     bn-behaviour history --check                       # exit 1 when docs/history.md is stale
     bn-behaviour history                               # the stored environments
 
@@ -13,10 +14,12 @@ from __future__ import annotations
 import argparse
 import difflib
 import json
+import sys
+import time
 from pathlib import Path
 
 from ..targets import resolve
-from . import versions
+from . import quick, versions, windows
 from .render import COMMAND, environment_status, history_md
 from .spans import row_points
 from .store import DATA, Stored, StoreError, load_all, refresh
@@ -35,6 +38,11 @@ def configure(p: argparse.ArgumentParser) -> None:
     p.add_argument("--json", action="store_true", help="print the row as a JSON list (one object a version)")
     p.add_argument("--refresh", default=None, metavar="DIR", help="store each session's DIR/<session>.json "
                    "(a session without one keeps what is stored) and write --docs")
+    p.add_argument("--quick-run", default=None, metavar="DIR", help="run the --quick rows in every environment of "
+                   "versions.toml (uv; sessions of one install share it), write DIR/<session>.json, merge them into "
+                   "the store (a stored session keeps its other rows) and write --docs")
+    p.add_argument("--jobs", type=int, default=2, help="with --quick-run: environments at once (default 2)")
+    p.add_argument("--session", action="append", default=None, help="with --quick-run: only this session (repeat)")
     p.add_argument("--failed", nargs=2, action="append", default=[], metavar=("SESSION", "WHY"),
                    help="with --refresh: SESSION could not be installed or imported, for this reason")
     p.add_argument("--check", action="store_true",
@@ -56,6 +64,7 @@ def row_entries(sessions: list[Stored], row_id: str, target: str | None = None) 
                            (f"; closest: {', '.join(close)}" if close else ""))
     targets = {s.target for s in held}
     texts = {s.session: p.text for s, p in zip(held, row_points(held, row_id, link=False))}
+    located = windows.load()
     out = []
     for s in sessions:
         if s.target not in targets or (s.ran and not s.record(row_id)):
@@ -66,10 +75,13 @@ def row_entries(sessions: list[Stored], row_id: str, target: str | None = None) 
                         "cell": f"measured with harness {s.harness}, not comparable"})
             continue
         r = s.record(row_id) or {}
+        w = next((w for w in windows.for_row(located, s.target, row_id) if w.bad == s.release[1]), None)
         out.append({"session": s.session, "target": s.target, "versions": s.versions,
                     "observed": r.get("observed"), "status": r.get("status", "unavailable"),
                     "violated": r.get("violated", []), "deviation": r.get("deviation"),
-                    "cell": texts.get(s.session, s.unavailable)})
+                    "cell": texts.get(s.session, s.unavailable),
+                    "window": {"good": w.good, "last_good": w.last_good, "first_bad": w.first_bad,
+                               "days": w.days, "change": w.change or None} if w else None})
     return out
 
 
@@ -97,6 +109,10 @@ def show_row(sessions: list[Stored], row_id: str, target: str | None, as_json: b
     _print_table(row_id, ["session", "target", "versions", "observed", "status"],
                  [[e["session"], e["target"], ", ".join(f"{k} {v}" for k, v in e["versions"].items()), e["cell"],
                    e["status"] + (f" ({e['deviation']})" if e["deviation"] else "")] for e in entries])
+    located = windows.load()
+    for target in dict.fromkeys(e["target"] for e in entries):  # the day windows bisect found
+        for w in windows.for_row(located, target, row_id):
+            print(f"{target}: from {w.good} to {w.bad}, {w.text()}")
     return 0
 
 
@@ -104,8 +120,18 @@ def main(args) -> int:
     folder, docs = Path(args.store), Path(args.docs)
     if args.failed and not args.refresh:
         raise HistoryError("--failed needs --refresh DIR")
+    if args.quick_run and args.refresh:
+        raise HistoryError("--quick-run stores what it ran: --refresh is for the full sessions' reports")
     try:
-        if args.refresh:
+        if args.quick_run:
+            start = time.monotonic()
+            failed = quick.run(Path(args.quick_run), args.jobs, sessions=args.session, store=folder,
+                               say=lambda line: print(f"history: {line}", file=sys.stderr, flush=True))
+            for line in refresh(Path(args.quick_run), folder, failed, merged=True):
+                print(line)
+            print(f"quick history: {time.monotonic() - start:.0f} s")
+            args.refresh = args.quick_run  # and the page, as --refresh writes it
+        elif args.refresh:
             for line in refresh(Path(args.refresh), folder, dict(args.failed)):
                 print(line)
         sessions = load_all(folder)

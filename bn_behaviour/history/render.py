@@ -19,7 +19,7 @@ from ..report.documents import cell, fault_text, row_link
 from ..rules.recipes import RECIPES, Recipe
 from ..rules.rulebook import STATEMENTS, Statement
 from ..targets import TARGETS
-from . import Version
+from . import Version, windows
 from .spans import MATRIX_OF, Point, changes, describe, key_of, names, row_points, spans, verdict_changes
 from .store import KEYS, Stored
 
@@ -142,6 +142,25 @@ def statements(sessions: list[Stored], rule: str, changed: list[str],
     return lines, listed
 
 
+def day_windows(target: str, sessions: list[Stored], found: list[windows.Window]) -> list[str]:
+    """The changes ``bisect`` located to the day, between which stored versions, with the change that explains them."""
+    mine = [w for w in found if w.target == target]
+    lines = ["### When each change landed: day windows", "",
+             "Where `bn-behaviour bisect` ran the changed rows on the daily builds between two stored versions"
+             " (`bn_behaviour/history/windows.toml`): the last build that behaves like the older version and the"
+             " first that does not, and, where the upstream history of that window explains it, the change.", ""]
+    if not mine:
+        return lines + ["None located yet: `bn-behaviour bisect ROW --target T --good V --bad W --record`.", ""]
+    lines += ["| between | rows | window | days | change |", "|---|---|---|---|---|"]
+    for w in mine:
+        rows = ", ".join(row_link(i) for i in w.rows[:EXAMPLES]) + (
+            f" and {len(w.rows) - EXAMPLES} more" if len(w.rows) > EXAMPLES else "")
+        change = f"[{windows.short(w.change)}]({w.change})" if w.change else "not identified"
+        lines.append(f"| {w.good} and {w.bad} | {len(w.rows)}: {rows} | {w.between().removeprefix('between ')} | "
+                     f"{w.days} | {change}{' (' + w.note + ')' if w.note else ''} |")
+    return lines + [""]
+
+
 def line_section(line: str, target: str, sessions: list[Stored]) -> list[str]:
     description = TARGETS[target].description if target in TARGETS else target
     anchor, title = (line, line) if line == target else (f"{line}-{target}", f"{line} (target {target})")
@@ -158,6 +177,7 @@ def line_section(line: str, target: str, sessions: list[Stored]) -> list[str]:
     scenarios = {i: Scenario.from_id(i) for i in sorted({i for s in sessions for i in s.rows.get("cases", {})})}
     rule = TARGETS[target].rule if target in TARGETS else "tf2"
     lines += recipes(sessions, rule)
+    lines += day_windows(target, sessions, windows.load())
     part, listed = statements(sessions, rule, changed, scenarios)
     lines += part
     recipe_rows = {r.row for r in RECIPES}

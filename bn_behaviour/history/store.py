@@ -286,11 +286,26 @@ def load_all(folder: Path = DATA, table: Optional[list[Version]] = None) -> list
     return [expand(stored[v.session]) for v in (table if table is not None else versions()) if v.session in stored]
 
 
+def merge(old: dict, new: dict, version: Version) -> dict:
+    """``new``'s rows over ``old``'s, both compact: a session measured again on some rows (the quick history)
+    keeps its other rows when the versions and the harness are the same; otherwise ``new`` alone."""
+    same = not old.get("unavailable") and old.get("versions") == new["versions"] and \
+        (old.get("suite") or {}).get("harness", 1) == new["suite"].get("harness", 1)
+    if not same:
+        return new
+    a, b = expand(old), expand(new)
+    report = {"target": {"name": new["target"], "versions": new["versions"]}, "suite": new["suite"]}
+    for key in KEYS:
+        report[key] = [{"id": i, **r} for i, r in {**a.rows.get(key, {}), **b.rows.get(key, {})}.items()]
+    return compact(report, version)
+
+
 def refresh(reports: Path, folder: Path = DATA, failed: Optional[dict[str, str]] = None,
-            table: Optional[list[Version]] = None) -> list[str]:
+            table: Optional[list[Version]] = None, merged: bool = False) -> list[str]:
     """Rebuild the store: each declared session from ``reports/<session>.json``, a stub where it is
-    ``unavailable`` or ``failed`` (session -> why), else what the store already holds.  Returns what was
-    done, one line a session."""
+    ``unavailable`` or ``failed`` (session -> why), else what the store already holds.  ``merged``: a
+    report's rows replace those the stored session holds (:func:`merge`); a session that failed keeps
+    what is stored.  Returns what was done, one line a session."""
     if not reports.is_dir():
         raise StoreError(f"{reports} is not a folder of reports (reports/nox/<session>.json)")
     table = table if table is not None else versions()
@@ -304,7 +319,10 @@ def refresh(reports: Path, folder: Path = DATA, failed: Optional[dict[str, str]]
     for v in table:
         path = reports / f"{v.session}.json"
         reason = v.unavailable or failed.get(v.session)
-        if reason:
+        if reason and merged and v.session in old and not v.unavailable:
+            sessions.append(old[v.session])
+            said.append(f"{v.session}: failed ({reason}); kept the stored data")
+        elif reason:
             sessions.append(stub(v, reason))
             said.append(f"{v.session}: unavailable ({reason})")
         elif path.exists():
@@ -316,8 +334,9 @@ def refresh(reports: Path, folder: Path = DATA, failed: Optional[dict[str, str]]
             if why:
                 raise StoreError(f"{path} {why}: run `nox -s {v.session}` again, or pass `--failed {v.session} WHY` "
                                  "to store it as failed")
-            sessions.append(compact(report, v))
-            said.append(f"{v.session}: stored from {path}")
+            new = compact(report, v)
+            sessions.append(merge(old[v.session], new, v) if merged and v.session in old else new)
+            said.append(f"{v.session}: stored from {path}" + (" (merged)" if merged and v.session in old else ""))
         elif v.session in old:
             sessions.append(old[v.session])
             said.append(f"{v.session}: no report in {reports}; kept the stored data")
