@@ -102,6 +102,10 @@ class Session:
         self._head: Optional[dict] = None
         self._entries: Optional[list[dev.Deviation]] = None
         self._cases: Optional[dict[str, list]] = None
+        #: Matrix name -> every case the target's matrix holds, and why its opt-in cases were left out of this
+        #: default run -> how many.
+        self.generated: dict[str, list] = {}
+        self.left_out: dict[str, dict[str, int]] = {}
         self._matrices: Optional[list[str]] = None
 
     def _target_error(self, e: TargetError) -> pytest.UsageError:
@@ -166,7 +170,8 @@ class Session:
     def cases(self) -> dict[str, list]:
         """Matrix name -> the cases this target runs (generated once; duplicate IDs refused)."""
         if self._cases is None:
-            self._cases = matrices.generate(self.target)
+            self.generated = matrices.generate(self.target)
+            self._cases, self.left_out = matrices.asked(self.config.getoption("bn_matrices"), self.generated)
         return self._cases
 
     @property
@@ -323,7 +328,12 @@ def pytest_generate_tests(metafunc):
             skip = pytest.param(None, id=matrix.skipped_id, marks=pytest.mark.skip(reason=why))
             metafunc.parametrize(matrix.argname, [skip])
         else:
-            metafunc.parametrize(matrix.argname, [scenario_param(session, c) for c in session.cases[matrix.name]])
+            params = [scenario_param(session, c) for c in session.cases[matrix.name]]
+            params += [pytest.param(None, id=f"opt-in-{i}", marks=pytest.mark.skip(
+                reason=f"{n} opt-in case{'s' if n > 1 else ''} ({why}): --bn-matrices all or {matrix.name} runs "
+                "them (bn-behaviour report does)")) for i, (why, n) in enumerate(session.left_out.get(
+                    matrix.name, {}).items(), 1)]
+            metafunc.parametrize(matrix.argname, params)
     if "bn_deviation" in metafunc.fixturenames:
         entries = session.entries
         metafunc.parametrize("bn_deviation", entries, ids=[d.id for d in entries] or None)
@@ -349,8 +359,10 @@ def bn_deviations(request) -> list:
 
 @pytest.fixture
 def bn_cases(request) -> dict[str, list]:
-    """Matrix name -> every case the target runs."""
-    return _session(request.config).cases
+    """Matrix name -> every case the target's matrices hold (a default run leaves the opt-in ones out)."""
+    session = _session(request.config)
+    session.cases  # noqa: B018  (generates them)
+    return session.generated
 
 
 @pytest.fixture

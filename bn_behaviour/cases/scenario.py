@@ -16,8 +16,9 @@ True
 
 from __future__ import annotations
 
+import functools
 import itertools
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from typing import ClassVar, Iterator
 
 from .inputs import Data, flat_data, sequence_data
@@ -128,7 +129,7 @@ class Scenario:
     training: str
 
     def __post_init__(self) -> None:
-        for axis, value in asdict(self).items():
+        for axis, value in self.axes().items():
             if value not in AXES[axis]:
                 raise ValueError(
                     f"unknown {axis} {value!r}; valid values: {', '.join(AXES[axis])}"
@@ -157,7 +158,7 @@ class Scenario:
         return cls(model=model, **values)
 
     def axes(self) -> dict[str, str]:
-        return asdict(self)
+        return {axis: getattr(self, axis) for axis in AXES}
 
     def describe(self) -> str:
         """The row's one-sentence, plain-English description (documents cite it with the ID).
@@ -269,8 +270,13 @@ def data(s: Scenario) -> Data:
 
 
 def all_combinations() -> Iterator[Scenario]:
-    for values in itertools.product(*AXES.values()):
-        yield Scenario(*values)
+    """Every combination of the axes' values, in a stable order (made once: scenarios are immutable)."""
+    yield from _combinations()
+
+
+@functools.cache
+def _combinations() -> tuple[Scenario, ...]:
+    return tuple(Scenario(*values) for values in itertools.product(*AXES.values()))
 
 
 def generate() -> list[Scenario]:

@@ -73,6 +73,28 @@ def select(spec: Optional[str]) -> list[str]:
     return [name for name in MATRICES if name in names or "all" in names]
 
 
+def asked(spec: Optional[str], cases: dict[str, list]) -> tuple[dict[str, list], dict[str, dict[str, int]]]:
+    """The cases a run with ``--bn-matrices spec`` runs: a default run (None) leaves out each matrix's opt-in
+    cases (``Matrix.opt_in_case``); also, per matrix, why each left-out group was left out and how many.
+
+    >>> from bn_behaviour.targets import TARGETS
+    >>> run, left = asked(None, generate(TARGETS["keras-tensorflow"]))
+    >>> [(m, sum(n.values())) for m, n in left.items()], len(asked("all", generate(TARGETS["keras-tensorflow"]))[1])
+    ([('workflows', 4)], 0)
+    """
+    if spec is not None:
+        return cases, {}
+    run: dict[str, list] = {}
+    left: dict[str, dict[str, int]] = {}
+    for name, held in cases.items():
+        why = {c.id: MATRICES[name].opt_in_case(c) for c in held}
+        run[name] = [c for c in held if not why[c.id]]
+        for reason in filter(None, why.values()):
+            left.setdefault(name, {}).setdefault(reason, 0)
+            left[name][reason] += 1
+    return run, left
+
+
 def why_not(target: Target, case) -> Optional[str]:
     """Why ``case`` does not run on ``target`` (the target lacks its matrix, or the matrix excludes it), or None."""
     m = matrix_of(case)

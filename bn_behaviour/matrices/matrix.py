@@ -21,6 +21,10 @@ def _by_id(case_id: str) -> Any:
     return case_id
 
 
+def _always(case: Any) -> Optional[str]:
+    return None
+
+
 def _describe(case: Any) -> str:
     return case.describe()
 
@@ -116,6 +120,9 @@ class Matrix:
     #: Why the matrix runs only when asked for (``--bn-matrices``; ``bn-behaviour report`` asks for every
     #: matrix), None: it runs in every pytest run of the plugin.
     opt_in: Optional[str] = None
+    #: Why one case of a default matrix runs only when its matrix is asked for by name or by ``all`` (what
+    #: it costs), None: it runs whenever the matrix does.
+    opt_in_case: Callable[[Any], Optional[str]] = _always
 
     @property
     def cases_key(self) -> str:

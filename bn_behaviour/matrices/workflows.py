@@ -78,5 +78,6 @@ MATRIX = Matrix(
     row_text=lambda case: workflows.module(case.workflow).VARIANTS[case.variant],
     group=lambda case: case.workflow,
     group_text=group_text,
+    opt_in_case=lambda case: workflows.module(case.workflow).WORKFLOW.opt_in,
     row_order=row_order,
 )

@@ -14,6 +14,9 @@ class Workflow:
     rule: str
     #: Where it is documented (a link).
     source: str
+    #: Why its rows run only when the workflows matrix is asked for (``--bn-matrices all`` or ``workflows``,
+    #: as ``bn-behaviour report`` and CI do): what they cost.  None: every run of the matrix runs them.
+    opt_in: Optional[str] = None
 
 
 def raised(observed: dict) -> Optional[str]:
