@@ -94,7 +94,7 @@ def test_builds_that_do_not_run_are_skipped_and_the_window_is_the_ends(tmp_path,
     """Every build of the fake index installs (offline, from the folder) and fails to run: each is skipped
     with its reason, never taken for a behaviour, and the row's window is the two ends given."""
     session = next(v for v in versions() if v.session == "keras-nightly")
-    env = Environment(session, NIGHTLIES["keras-tensorflow"].replaces, str(index), tmp_path / "cache")
+    env = Environment(session, NIGHTLIES["keras-tensorflow"][0].replaces, str(index), tmp_path / "cache")
     subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(env.folder)], check=True)
     (env.folder / "bn-behaviour-ready").write_text("made by the test: nothing to download\n")
     code, out, err = _bisect(tmp_path, ROW, "--target", "keras-tensorflow", "--good", "3.15.1", "--bad", "nightly",
@@ -145,3 +145,36 @@ def test_windows_are_recorded_merged_and_read_strictly(tmp_path):
     path.write_text(path.read_text().replace("change =", "changes ="))
     with pytest.raises(ValueError, match="unknown key 'changes' .did you mean 'change'"):
         load(path)
+
+
+def test_an_error_neither_end_shows_skips_the_build_for_that_row():
+    """A daily build run beside the newer end's framework can raise for that pairing alone (an old Keras
+    calling what a newer JAX removed): the row is not run there, never counted as a change."""
+    order = ["b0", "b1", "b2", "b3"]
+
+    def run(build, rows):
+        i = order.index(build)
+        seen = {"error": "AttributeError: module 'jax' has no attribute 'spmd_mode'"} if i < 2 else \
+            {"error": None, "mode": "training" if i >= 3 else "inference"}
+        return {"rows": {r: {"observed": seen} for r in rows}}
+
+    found = search(order, {"a": {"error": None, "mode": "inference"}}, run,
+                   bad={"a": {"error": None, "mode": "training"}})
+    w = found.windows["a"]
+    assert (w.last_good, w.first_bad) == ("b2", "b3")
+    found = search(order, {"a": {"error": None, "mode": "inference"}}, lambda b, rows: run("b0", rows),
+                   bad={"a": {"error": None, "mode": "training"}})
+    w = found.windows["a"]  # every build raised: the window is the two ends, each build said
+    assert (w.last_good, w.first_bad) == (None, None) and len(w.skipped) == 4
+    assert all(why.startswith("raised AttributeError") for why in w.skipped.values())
+
+
+def test_the_search_stops_after_its_probes_and_keeps_the_window_narrowed_so_far():
+    """``--max-probes``: a long run of builds that do not run is not probed one by one."""
+    order = [f"b{i}" for i in range(10)]
+    found = search(order, {"a": {"error": None, "mode": "inference"}},
+                   lambda b, rows: {"rows": {r: {"observed": {"error": "AttributeError: x"}} for r in rows}},
+                   bad={"a": {"error": None, "mode": "training"}}, max_probes=3)
+    assert len(found.probes) == 3
+    w = found.windows["a"]
+    assert (w.last_good, w.first_bad) == (None, None) and len(w.skipped) == 3

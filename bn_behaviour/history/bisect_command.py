@@ -28,7 +28,7 @@ from ..report.table import LAYER_FIELDS, cell
 from ..targets import resolve
 from . import Version, versions, windows
 from .narrow import search
-from .nightly import CACHE, NIGHTLIES, PYPI, Environment, Nightly, NightlyError, builds, day
+from .nightly import CACHE, NIGHTLIES, PYPI, Environment, Nightly, NightlyError, builds, day, nightly_for, release_day
 from .store import DATA, Stored, load_all
 
 #: The ``--json`` answer's format (a new key raises it).
@@ -47,6 +47,10 @@ def configure(p: argparse.ArgumentParser) -> None:
     p.add_argument("--index", default=PYPI, help=f"a simple index URL or a folder of wheels (default {PYPI})")
     p.add_argument("--cache", default=str(CACHE), help=f"where the environments are kept (default {CACHE})")
     p.add_argument("--store", default=str(DATA), help="the history store (default: the package's)")
+    p.add_argument("--environment", choices=("newer", "older"), default="newer",
+                   help="whose session install the builds run beside (default newer: the --bad end's; older: the "
+                   "--good end's, for builds that need its framework)")
+    p.add_argument("--max-probes", type=int, default=40, help="stop narrowing after this many probes (default 40)")
     p.add_argument("--json", action="store_true", help="print the answer as one JSON object")
     p.add_argument("--record", nargs="?", const=str(windows.FILE), default=None, metavar="FILE",
                    help=f"merge the windows found into FILE (default {windows.FILE.name}: docs/history.md shows them)")
@@ -77,13 +81,19 @@ def _line(target: str, table: list[Version]) -> str:
     return line
 
 
-def _environment(target: str, bad: Optional[Stored], table: list[Version], args) -> Environment:
-    """The environment of the newer end's session (for a daily build not stored: the line's nightly session)."""
-    line = _line(target, table)
+def _nightly(target: str, table: list[Version], bad: str) -> Nightly:
+    found = nightly_for(_line(target, table), bad)
+    if found is None:
+        raise BisectError(f"no daily build of {target} is published for {bad}")
+    return found
+
+
+def _environment(target: str, end: Optional[Stored], table: list[Version], args, nightly: Nightly) -> Environment:
+    """The environment of ``end``'s session (for a daily build not stored: the line's nightly session)."""
     mine = [v for v in table if v.target == target]
-    session = next((v for v in mine if bad and v.session == bad.session), None) or next(
+    session = next((v for v in mine if end and v.session == end.session), None) or next(
         (v for v in mine if v.session.endswith("nightly")), mine[-1])
-    return Environment(session, NIGHTLIES[line].replaces, args.index, Path(args.cache), _say)
+    return Environment(session, nightly.replaces, args.index, Path(args.cache), _say)
 
 
 def _text(observed: Optional[dict]) -> str:
@@ -101,12 +111,14 @@ def run(args) -> int:
     (good, good_v), (bad, bad_v) = _end(args.good, target, sessions), _end(args.bad, target, sessions)
     if PackagingVersion(good_v) >= PackagingVersion(bad_v):
         raise BisectError(f"--good {good_v} is not older than --bad {bad_v}")
-    env = _environment(target, bad, table, args)
-    nightly = NIGHTLIES[_line(target, table)]
+    nightly = _nightly(target, table, bad_v)
+    env = _environment(target, good if args.environment == "older" else bad, table, args, nightly)
     ends = {name: _stored(stored, args.rows) for name, stored in (("--good", good), ("--bad", bad))}
     _refuse_same(args.rows, ends, good_v, bad_v)  # before any download, when both ends are stored
     try:
-        found = builds(nightly.dist, good_v, bad_v, args.index)
+        released = nightly.replaces[0]
+        found = builds(nightly.dist, good_v, bad_v, args.index,
+                       (release_day(released, good_v, args.index), release_day(released, bad_v, args.index)))
         if not found:
             raise BisectError(f"no {nightly.dist} build lies between {good_v} and {bad_v} on {args.index}")
         _say(f"{len(found)} builds of {nightly.dist} between {good_v} and {bad_v} ({day(found[0])} to "
@@ -129,7 +141,7 @@ def run(args) -> int:
             f"{r}: {_text(o['observed'])}" if "observed" in o else f"{r}: not run ({o['unrun']})" for r, o in rows)
         _say(f"{build} ({day(build)}): {what} ({time.monotonic() - start:.0f} s)")
 
-    result = search(found, ends["--good"], probe, said)
+    result = search(found, ends["--good"], probe, said, ends["--bad"], args.max_probes)
     answer = _answer(target, nightly, (good_v, bad_v), ends, found, result)
     if args.record:
         windows.record(_windows(answer), Path(args.record))

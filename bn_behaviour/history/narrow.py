@@ -49,9 +49,16 @@ class Search:
     skipped: dict[str, str]  #: build -> why no row ran on it
 
 
-def search(builds: list[str], good: dict[str, dict], run: Run, on_probe: Optional[Callable] = None) -> Search:
+def search(builds: list[str], good: dict[str, dict], run: Run, on_probe: Optional[Callable] = None,
+           bad: Optional[dict[str, dict]] = None, max_probes: Optional[int] = None) -> Search:
     """Each row of ``good`` (row -> its ``--good`` observation) located among ``builds`` (oldest first), the end
-    after the last build being the ``--bad`` version (which does not behave like ``--good``)."""
+    after the last build being the ``--bad`` version (which does not behave like ``--good``).
+
+    A build where a row raises what neither end raises (``bad``: the ``--bad`` observations) is skipped for
+    that row: a daily build run beside the newer end's framework can fail for that pairing alone (an old
+    Keras calling what a newer JAX removed), which is no behaviour of either version.  After ``max_probes``
+    probes each row keeps the window narrowed so far (a long run of builds that do not run would
+    otherwise be probed one by one)."""
     rows = sorted(good)
     probes: dict[str, dict] = {}
     broken: dict[int, str] = {}  # build index -> why nothing ran there
@@ -61,7 +68,8 @@ def search(builds: list[str], good: dict[str, dict], run: Run, on_probe: Optiona
     while todo:
         lo, hi, group = todo.pop()
         inside = [i for i in range(lo + 1, hi) if i not in broken and not any(i in unrun[r] for r in group)]
-        if not inside:
+        if not inside or (max_probes is not None and len(probes) >= max_probes and builds[inside[len(inside) // 2]]
+                          not in probes):
             for r in group:
                 windows[r] = _window(builds, lo, hi, probes, r, {**broken, **unrun[r]})
             continue
@@ -75,7 +83,7 @@ def search(builds: list[str], good: dict[str, dict], run: Run, on_probe: Optiona
             broken[mid] = probe["error"]
             todo.append((lo, hi, group))
             continue
-        seen = {r: probe["rows"].get(r, {"unrun": "not run"}) for r in group}
+        seen = {r: _judged(probe["rows"].get(r, {"unrun": "not run"}), good[r], (bad or {}).get(r)) for r in group}
         for r in group:
             if "unrun" in seen[r]:
                 unrun[r][mid] = seen[r]["unrun"]
@@ -84,6 +92,21 @@ def search(builds: list[str], good: dict[str, dict], run: Run, on_probe: Optiona
         stay = [r for r in group if "unrun" in seen[r]]
         todo += [part for part in ((mid, hi, same), (lo, mid, changed), (lo, hi, stay)) if part[2]]
     return Search(windows, probes, {builds[i]: why for i, why in broken.items()})
+
+
+def _judged(seen: dict, good: dict, bad: Optional[dict]) -> dict:
+    """``seen`` as the search counts it: an error neither end shows makes the row unrun on that build.
+
+    >>> _judged({"observed": {"error": "AttributeError: x"}}, {"error": None}, {"error": None})
+    {'unrun': 'raised AttributeError: x, which neither end does'}
+    >>> _judged({"observed": {"error": "E"}}, {"error": None}, {"error": "E"})
+    {'observed': {'error': 'E'}}
+    """
+    error = (seen.get("observed") or {}).get("error")
+    if error and bad is not None and seen["observed"] not in (good, bad) and error not in (good.get("error"),
+                                                                                             bad.get("error")):
+        return {"unrun": f"raised {error}, which neither end does"}
+    return seen
 
 
 def _window(builds: list[str], lo: int, hi: int, probes: dict, row: str, skipped: dict[int, str]) -> Window:

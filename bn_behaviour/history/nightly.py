@@ -20,6 +20,8 @@ or import is a result of its own (:class:`Probe` with ``error``), never a behavi
 
 from __future__ import annotations
 
+import dataclasses
+import functools
 import hashlib
 import json
 import os
@@ -32,6 +34,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Optional
 
+from packaging.specifiers import SpecifierSet
 from packaging.utils import parse_wheel_filename
 from packaging.version import InvalidVersion, Version
 
@@ -64,18 +67,36 @@ class Nightly:
     replaces: tuple[str, ...]
     #: Where to read the upstream commits of a window (``{since}``, ``{until}``: its days).
     commits: str
+    #: The versions of the line it is the daily build of (PEP 440 specifiers; empty: every version).
+    versions: str = ""
 
 
 _KERAS = Nightly("keras-nightly", ("keras",),
                  "https://github.com/keras-team/keras/commits/master/?since={since}&until={until}")
-#: Per release line (``versions.toml``'s ``line``): the build to bisect with.
-NIGHTLIES = {
-    "keras-tensorflow": _KERAS,
-    "keras-jax": _KERAS,
-    "keras-torch": _KERAS,
-    "keras-2": Nightly("tf-keras-nightly", ("tf_keras", "tf-keras"),
-                       "https://github.com/keras-team/tf-keras/commits/master/?since={since}&until={until}"),
+#: Per release line (``versions.toml``'s ``line``): the daily builds to bisect with, by the line's version.
+#: Keras 2 up to 2.15 is the ``keras`` 2.x package TensorFlow's own ``tf.keras`` imports (its daily build is
+#: ``keras-nightly`` 2.x), from 2.16 the ``tf_keras`` package.
+NIGHTLIES: dict[str, tuple[Nightly, ...]] = {
+    "keras-tensorflow": (_KERAS,),
+    "keras-jax": (_KERAS,),
+    "keras-torch": (_KERAS,),
+    "keras-2": (dataclasses.replace(_KERAS, versions="<2.16"),
+                Nightly("tf-keras-nightly", ("tf_keras", "tf-keras"),
+                        "https://github.com/keras-team/tf-keras/commits/master/?since={since}&until={until}",
+                        ">=2.16.0.dev0")),
 }
+
+
+def nightly_for(line: str, version: str) -> Optional[Nightly]:
+    """The daily build of ``line`` that ``version`` (the newer end) belongs to, None where the line has none.
+
+    >>> nightly_for("keras-2", "2.13.1").dist, nightly_for("keras-2", "2.18.0").dist
+    ('keras-nightly', 'tf-keras-nightly')
+    >>> nightly_for("tf1", "2.15.1") is None
+    True
+    """
+    return next((n for n in NIGHTLIES.get(line, ()) if SpecifierSet(n.versions).contains(version, prereleases=True)),
+                None)
 
 
 class NightlyError(ValueError):
@@ -88,14 +109,18 @@ def day(version: str) -> Optional[str]:
     return f"{m[1]}-{m[2]}-{m[3]}" if m else None
 
 
-def _versions_from_index(index: str, dist: str) -> list[str]:
+def _index_json(index: str, dist: str) -> dict:
     request = urllib.request.Request(f"{index.rstrip('/')}/{dist}/",
                                      headers={"Accept": "application/vnd.pypi.simple.v1+json"})
     try:
         with urllib.request.urlopen(request, timeout=60) as response:
-            data = json.load(response)
+            return json.load(response)
     except (OSError, ValueError) as e:
         raise NightlyError(f"cannot list {dist} on {index}: {e}") from None
+
+
+def _versions_from_index(index: str, dist: str) -> list[str]:
+    data = _index_json(index, dist)
     return list(data.get("versions") or {str(parse_wheel_filename(f["filename"])[1]) for f in data.get("files", [])
                                          if f["filename"].endswith(".whl")})
 
@@ -109,24 +134,57 @@ def _versions_from_folder(folder: Path, dist: str) -> list[str]:
     return sorted(out)
 
 
-def builds(dist: str, after: str, before: str, index: str = PYPI) -> list[str]:
-    """The builds of ``dist`` strictly between versions ``after`` and ``before``, oldest first.
+def release_day(dist: str, version: str, index: str = PYPI) -> Optional[str]:
+    """The day release ``version`` of ``dist`` was uploaded (a build's day is in its version; None when the
+    index does not say: a folder of wheels)."""
+    if day(version) or Path(index).is_dir():
+        return day(version)
+    try:
+        files = _index_json(index, dist).get("files", [])
+    except NightlyError:
+        return None
+    times = sorted(f["upload-time"][:10] for f in files if f.get("upload-time") and
+                   _file_version(f["filename"]) == version)
+    return times[0] if times else None
 
-    ``index``: a simple-index URL (its PEP 691 JSON) or a folder of wheels."""
+
+def _file_version(filename: str) -> Optional[str]:
+    try:
+        if filename.endswith(".whl"):
+            return str(parse_wheel_filename(filename)[1])
+        return filename.rsplit(".tar.gz", 1)[0].rsplit("-", 1)[1]
+    except (ValueError, IndexError):
+        return None
+
+
+def builds(dist: str, after: str, before: str, index: str = PYPI, days: tuple = (None, None)) -> list[str]:
+    """The builds of ``dist`` between versions ``after`` and ``before``, oldest first.
+
+    A build is after ``after`` when its version is newer (PEP 440) or, where ``days`` gives the older end's
+    day (:func:`release_day`), it was built after that day: the daily builds made after a release and
+    before the version was raised carry the old version (``keras-nightly 3.8.0.dev2025011103`` is a build
+    after keras 3.8.0).  It is before ``before`` when its version is older and it was not built after
+    that end's day.  ``index``: a simple-index URL (its PEP 691 JSON) or a folder of wheels."""
     folder = Path(index)
     listed = _versions_from_folder(folder, dist) if folder.is_dir() else _versions_from_index(index, dist)
     low, high = Version(after), Version(before)
+    since, until = days
     out = []
     for v in listed:
         try:
             parsed = Version(v)
         except InvalidVersion:
             continue
-        if low < parsed < high and day(v):
+        if not day(v):
+            continue
+        after_low = low < parsed or bool(since and since < day(v))  # a newer version, or built after the release
+        inside = after_low and parsed < high and (not until or day(v) <= until)
+        if inside and parsed not in (low, high):
             out.append(parsed)
-    return [str(v) for v in sorted(out)]
+    return [str(v) for v in sorted(out, key=lambda v: (day(str(v)), v))]
 
 
+@functools.cache
 def uv() -> str:
     """The uv executable (on PATH, or the one the ``uv`` package ships)."""
     found = shutil.which("uv")
@@ -173,7 +231,11 @@ class Environment:
         return self.folder / "bin" / "python"
 
     def _uv(self, *args: str) -> subprocess.CompletedProcess:
-        return subprocess.run([uv(), "pip", *args, "--python", str(self.python)], capture_output=True, text=True)
+        # pip's find-links (wheels on this machine's disk, e.g. the CPU build of torch) are uv's too.
+        local = [a for d in os.environ.get("PIP_FIND_LINKS", "").split() for a in ("--find-links", d)] \
+            if args[0] == "install" else []
+        return subprocess.run([uv(), "pip", *args, *local, "--python", str(self.python)], capture_output=True,
+                              text=True)
 
     def make(self) -> None:
         """Create the environment once (kept in the cache; a half-made one is made again)."""
@@ -184,10 +246,13 @@ class Environment:
         self._say(f"making {self.folder} from {self.session.session}'s install ({' '.join(self.session.install)})")
         proc = subprocess.run([uv(), "venv", "-q", "--python", sys.executable, str(self.folder)],
                               capture_output=True, text=True)
-        install, removed = self.session.install, dict.fromkeys((*self.session.remove, *self.replaces))
-        # The framework first (it pulls its own Keras), the rest, the released builds' stand-ins out, the probe's needs.
-        steps = [("install", *_uv_args(install[:1])), ("install", *_uv_args(install[1:])), ("uninstall", *removed),
-                 ("install", *PROBE_NEEDS)]
+        install = self.session.install
+        # As the nox session: the framework first (it pulls its own Keras), what the session removes, the rest;
+        # then the released distribution a daily build stands in for, and the probe's needs.  (Removing a
+        # distribution after another that shares its files was installed, keras after keras-nightly, would
+        # delete those files.)
+        steps = [("install", *_uv_args(install[:1])), ("uninstall", *self.session.remove),
+                 ("install", *_uv_args(install[1:])), ("uninstall", *self.replaces), ("install", *PROBE_NEEDS)]
         for step in [s for s in steps if len(s) > 1]:
             if proc.returncode:
                 break

@@ -16,11 +16,14 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Optional
 
+from packaging.version import Version as PackagingVersion
+
 from ..command.summary import FAULTS
 from ..matrices import vocabulary
 from ..rules import deviations as dev
 from .spans import MATRIX_OF
 from .store import Stored
+from .windows import Window
 
 
 @dataclass(frozen=True)
@@ -60,6 +63,22 @@ def attributed(entries: list[dev.Deviation], session: Stored, cases: Optional[di
     return out
 
 
+def _ordered(low: str, build: str, high: str) -> bool:
+    """Whether PEP 440 puts ``build`` between the window's ends (a build named for the older release, made after
+    it, is before it there: no range can place it).
+
+    >>> _ordered("3.15.1", "3.16.0.dev2026080604", "3.16.0.dev2026102704"), _ordered("3.5.0", "3.5.0.dev1", "3.6.0")
+    (True, False)
+    """
+    return PackagingVersion(low) < PackagingVersion(build) < PackagingVersion(high)
+
+
+def _ran(session: Stored, cases: dict) -> list:
+    """The cases a session ran (its rows, parsed once across sessions)."""
+    return [cases.get(i) or cases.setdefault(i, MATRIX_OF[key].case_type.from_id(i))
+            for key, rows in session.rows.items() for i in rows]
+
+
 def disagreements(sessions: list[Stored]) -> list[Disagreement]:
     """Every (entry, stored version) where the entry's range and the measurement disagree."""
     vocab, cases = vocabulary(), {}
@@ -70,8 +89,46 @@ def disagreements(sessions: list[Stored]) -> list[Disagreement]:
         version = s.release[1]
         entries = dev.builtin(s.target, vocab)
         seen = attributed(entries, s, cases)
+        ran = _ran(s, cases) if s.suite.get("rows") == "quick" else None
         for entry in entries:
+            if ran is not None and entry.id not in seen and not any(entry.matches(c) for c in ran):
+                continue  # a session of the quick rows ran none of the entry's rows: it says nothing about it
             if entry.applies(version) != (entry.id in seen):
                 out.append(Disagreement(entry.id, s.target, s.session, version, entry.applies(version),
                                         entry.id in seen, entry.versions))
+    return out
+
+
+def window_disagreements(sessions: list[Stored], found: list[Window]) -> list[Disagreement]:
+    """The day windows (``windows.toml``) against the ranges: a row behaves at ``last_good`` as at the window's
+    older version and at ``first_bad`` unlike it, so the entry its older observation is attributed to must
+    cover ``last_good``, and, where the newer version's observation is another entry's or none, not cover
+    ``first_bad``, and the newer entry cover ``first_bad``: a range ends on the build that made the change.
+    Only ranges written in daily-build versions are checked, at builds PEP 440 puts between the window's
+    ends (:func:`_ordered`)."""
+    vocab, cases, out = vocabulary(), {}, []
+    by_release = {(s.target, s.release[1]): s for s in sessions if s.ran}
+    for w in found:
+        ends = [by_release.get((w.target, v)) for v in (w.good, w.bad)]
+        if None in ends:
+            continue
+        entries = dev.builtin(w.target, vocab)
+        old, new = (attributed(entries, s, cases) for s in ends)
+        for row in w.rows:
+            named = [next((e for e in entries if row in side.get(e.id, ())), None) for side in (old, new)]
+            if named[0] is named[1]:
+                continue
+            # The entry that vanished covers its last build and not the first without it; the one that came
+            # covers its first build (an older build may have hidden it behind another error).
+            checks = [(named[0], w.last_good, True), (named[0], w.first_bad, False), (named[1], w.first_bad, True)]
+            for entry, build, expected in checks:
+                # Only a range written in daily-build versions speaks of builds: PEP 440 puts a build made after
+                # a release but named for it (3.7.0.dev2025010103, after 3.7.0) before that release.
+                if entry is None or ".dev" not in entry.versions or not build or not _ordered(w.good, build, w.bad):
+                    continue
+                if entry.applies(build) != expected:
+                    found_here = Disagreement(entry.id, w.target, f"build of window {w.good}..{w.bad}", build,
+                                              entry.applies(build), expected, entry.versions)
+                    if found_here not in out:
+                        out.append(found_here)
     return out

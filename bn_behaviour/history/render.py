@@ -52,7 +52,8 @@ def environment_status(s: Optional[Stored]) -> str:
     known = [f"{counts[k]} {k}" for k in STATUSES if counts[k]]
     other = [f"{n} {k}" for k, n in sorted(counts.items()) if k not in STATUSES]
     revision = (s.suite.get("git_revision") or "")[:7]
-    return f"ran: {', '.join(known + other)}" + (f" (suite {revision})" if revision else "")
+    what = "ran the quick rows" if s.suite.get("rows") == "quick" else "ran"
+    return f"{what}: {', '.join(known + other)}" + (f" (suite {revision})" if revision else "")
 
 
 def environments(stored: list[Stored], table: list[Version]) -> list[str]:

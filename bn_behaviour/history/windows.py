@@ -11,7 +11,7 @@ writes them (:func:`record`); ``docs/history.md`` and ``bn-behaviour history ROW
 >>> w.days
 '2026-09-15 to 2026-09-16'
 >>> w.text()
-'changed between keras-nightly 3.16.0.dev2026091504 (2026-09-15) and 3.16.0.dev2026091604 (2026-09-16)'
+'changed between keras-nightly 3.16.0.dev2026091504 (2026-09-15) and keras-nightly 3.16.0.dev2026091604 (2026-09-16)'
 """
 
 from __future__ import annotations
@@ -24,7 +24,7 @@ from typing import Optional
 import tomllib
 
 from ..rules.deviations import unknown_keys
-from .nightly import NIGHTLIES, day
+from .nightly import day, nightly_for
 
 FILE = Path(__file__).with_name("windows.toml")
 HEADER = """\
@@ -34,10 +34,8 @@ HEADER = """\
 # (last_good / first_bad; "" = that end itself), the rows, and where the upstream history of the window
 # explains it, the change (a pull request) and a note. Written by `bn-behaviour bisect ... --record`.
 """
-#: The daily build's distribution per target (for the text).
-DIST = {t: n.dist for t, n in (("keras-tensorflow", NIGHTLIES["keras-tensorflow"]),
-                               ("keras-jax", NIGHTLIES["keras-jax"]), ("keras-torch", NIGHTLIES["keras-torch"]),
-                               ("tf_keras", NIGHTLIES["keras-2"]))}
+#: The release line of each target whose daily builds are bisected (the others' line is the target's name).
+LINE = {"tf_keras": "keras-2"}
 
 
 @dataclass(frozen=True)
@@ -59,10 +57,11 @@ class Window:
 
     def between(self) -> str:
         """The two builds (or ends) the change lies between."""
-        dist = DIST.get(self.target, "the daily build")
-        ends = [f"{v} ({day(v)})" if day(v) else f"release {v}" for v in
+        nightly = nightly_for(LINE.get(self.target, self.target), self.bad)
+        dist, released = (nightly.dist, nightly.replaces[0]) if nightly else ("the daily build", "release")
+        ends = [f"{dist} {v} ({day(v)})" if day(v) else f"{released} {v}" for v in
                 (self.last_good or self.good, self.first_bad or self.bad)]
-        return f"between {dist} {ends[0]} and {ends[1]}"
+        return f"between {ends[0]} and {ends[1]}"
 
     def text(self, link: bool = False) -> str:
         """The window in one phrase (``link``: the change as a Markdown link)."""
@@ -76,9 +75,13 @@ def short(url: str) -> str:
     """
     >>> short("https://github.com/keras-team/keras/pull/23364")
     'keras#23364'
+    >>> short("https://github.com/keras-team/tf-keras/commit/9ea08683acc821229d4b3736770390780d7d3809")
+    'tf-keras@9ea08683ac'
     """
     parts = url.rstrip("/").split("/")
-    return f"{parts[-3]}#{parts[-1]}" if len(parts) > 4 and parts[-2] in ("pull", "issues", "commit") else url
+    if len(parts) > 4 and parts[-2] == "commit":
+        return f"{parts[-3]}@{parts[-1][:10]}"
+    return f"{parts[-3]}#{parts[-1]}" if len(parts) > 4 and parts[-2] in ("pull", "issues") else url
 
 
 KEYS = tuple(f.name for f in fields(Window))
@@ -131,12 +134,21 @@ def record(found: list[Window], path: Path = FILE) -> list[Window]:
         if rows:
             out.append(Window(**{**_fields(w), "rows": rows}))
     for f in found:
-        old = next((w for w in held if (w.target, w.good, w.bad, w.last_good, w.first_bad) ==
-                    (f.target, f.good, f.bad, f.last_good, f.first_bad)), None)
-        out.append(Window(**{**_fields(f), "change": f.change or (old.change if old else ""),
-                             "note": f.note or (old.note if old else "")}))
+        old = next((w for w in held if _same_builds(w, f)), None)
+        kept = next((i for i, w in enumerate(out) if _same_builds(w, f)), None)  # rows of the same change: one window
+        rows = tuple(sorted({*f.rows, *(out[kept].rows if kept is not None else ())}))
+        merged = Window(**{**_fields(f), "rows": rows, "change": f.change or (old.change if old else ""),
+                           "note": f.note or (old.note if old else "")})
+        if kept is None:
+            out.append(merged)
+        else:
+            out[kept] = merged
     path.write_text(dump(out))
     return out
+
+
+def _same_builds(a: Window, b: Window) -> bool:
+    return (a.target, a.good, a.bad, a.last_good, a.first_bad) == (b.target, b.good, b.bad, b.last_good, b.first_bad)
 
 
 def _fields(w: Window) -> dict:
