@@ -219,17 +219,18 @@ def test_the_committed_history_md_is_the_rendering_of_the_committed_store():
 
 
 def test_a_deviation_seen_outside_its_range_is_a_disagreement(tmp_path):
-    """keras#20285 (base(inputs, training=False) overridden by fit()) is pinned below 3.16.0.dev0."""
+    """keras#20285 (base(inputs, training=False) overridden by fit()) is pinned below the first daily build with
+    its fix (keras#23364), 3.16.0.dev2026080604."""
     row = "base_training_false-frozen=none-when=before_compile-path=fit-training=none"
     overridden = {**RULES["tf2"](Scenario.from_id(row)), "mode": "training", "moving_stats": "updated"}
     found = {}
-    for version in ("3.0.5", "3.16.0.dev1"):
+    for version in ("3.0.5", "3.16.0.dev2026080604"):
         report = _report(version=version, rows=[_record(row, overridden, ["mode"], "deviation")])
         store.write([store.compact(report, _version(K30))], tmp_path)
         found[version] = {d.entry: d for d in ranges.disagreements(store.load_all(tmp_path))}
     assert "base-training-false-overridden" not in found["3.0.5"]
-    d = found["3.16.0.dev1"]["base-training-false-overridden"]
-    assert (d.in_range, d.observed, d.version) == (False, True, "3.16.0.dev1")
+    d = found["3.16.0.dev2026080604"]["base-training-false-overridden"]
+    assert (d.in_range, d.observed, d.version) == (False, True, "3.16.0.dev2026080604")
     assert not found["3.0.5"]["change-after-compile-applies-before-first-step"].observed  # in range, not seen here
 
 
@@ -311,7 +312,8 @@ def test_a_wrong_value_in_the_version_table_is_one_line(tmp_path, row, message):
 
 def test_a_quick_run_merges_its_rows_into_a_session_of_the_same_versions(tiny, tmp_path):
     """``--quick-run`` stores with ``merged``: a report of a few rows on the versions a session holds replaces
-    those rows and keeps the others; on other versions (a daily build that moved) it is the session alone."""
+    those rows and keeps the others; on other versions (the environment drifted) the stored session stays;
+    a session not stored yet holds its quick rows, and the page says so."""
     data, _ = tiny
     quick = tmp_path / "quick"
     quick.mkdir()
@@ -325,5 +327,25 @@ def test_a_quick_run_merges_its_rows_into_a_session_of_the_same_versions(tiny, t
     k30, k31, k32 = store.load_all(data)[:3]
     assert k30.record(FROZEN_FIT)["violated"] == ["mode"]  # the quick row, measured again
     assert len(k30.records()) == len(FIRST) + 1  # every other row kept (its workflow row too)
-    assert len(k31.records()) == 2 and k31.versions["keras"] == "3.1.2"  # another version: the quick rows alone
+    # another version (the environment drifted): a few rows never replace the whole session
+    assert len(k31.records()) == len(FIRST) + 1 and k31.versions["keras"] == "3.1.1"
+    assert f"{K31}: {quick}/{K31}.json ran on keras 3.1.2 (stored 3.1.1), not the stored versions; kept the " \
+        "stored data" in said
     assert len(k32.records()) == len(FIRST) + 1  # no quick report: kept whole (its workflow row included)
+    (quick / f"{K30}.json").unlink()
+    (quick / f"{K31}.json").unlink()
+    (quick / f"{K32}.json").write_text(json.dumps(few))
+    new = next(s for s in store.load_all(data) if s.session == K32)
+    store.refresh(quick, tmp_path / "fresh", merged=True)  # a session not stored yet: its quick rows alone
+    fresh = next(s for s in store.load_all(tmp_path / "fresh") if s.session == K32)
+    assert "rows" not in k30.suite and "rows" not in new.suite and fresh.suite["rows"] == "quick"
+    assert len(fresh.records()) == 2 and render.environment_status(fresh).startswith("ran the quick rows: ")
+
+
+def test_known_deviation_ranges_end_on_the_build_that_made_the_change():
+    """A range that ends inside a day window (``windows.toml``) ends on its builds: the entry seen at the older
+    version covers the last build like it, and not the first build unlike it."""
+    from bn_behaviour.history import windows
+
+    found = ranges.window_disagreements([s for s in store.load_all() if s.ran], windows.load())
+    assert not found, f"{len(found)} disagreements:\n" + "\n".join(d.line() for d in found)

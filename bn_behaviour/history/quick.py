@@ -23,7 +23,7 @@ from typing import Callable, Optional
 
 from ..command.quick import selection
 from . import Version, versions
-from .nightly import CACHE, Environment, NightlyError
+from .nightly import CACHE, Environment, NightlyError, uv
 from .store import DATA, read
 
 #: The version key a report records for each daily build (``bn_behaviour.targets``' aliases, reversed).
@@ -87,7 +87,9 @@ def run(out: Path, jobs: int = 2, cache: Path = CACHE, sessions: Optional[list[s
     """The quick rows in every environment (or ``sessions``'); returns the sessions that could not run, with why."""
     stored = {s["session"]: s.get("versions", {}) for s in read(store)}
     table = [pinned(v, stored) for v in versions() if sessions is None or v.session in sessions]
+    out = out.resolve()  # each session's pytest runs inside it
     out.mkdir(parents=True, exist_ok=True)
+    uv()  # found once, before the threads (sysconfig's first reading is not thread-safe)
     ids = out / "quick-ids.txt"
     rows = selection()
     ids.write_text("\n".join(rows) + "\n")

@@ -84,7 +84,8 @@ def compact(report: dict, version: Version) -> dict:
     return {"format": FORMAT, "session": version.session, "line": version.line, "target": version.target,
             "versions": dict(sorted(report["target"].get("versions", {}).items())),
             "suite": {**{k: report.get("suite", {}).get(k) for k in ("version", "git_revision")},
-                      "harness": report.get("suite", {}).get("harness", 1)},
+                      "harness": report.get("suite", {}).get("harness", 1),
+                      **({"rows": "quick"} if report.get("suite", {}).get("rows") == "quick" else {})},
             "observed": [json.loads(o) for o in observed], "deviations": [list(d) for d in deviations],
             "outcomes": [json.loads(o) for o in outcomes], "rows": rows}
 
@@ -288,16 +289,33 @@ def load_all(folder: Path = DATA, table: Optional[list[Version]] = None) -> list
 
 def merge(old: dict, new: dict, version: Version) -> dict:
     """``new``'s rows over ``old``'s, both compact: a session measured again on some rows (the quick history)
-    keeps its other rows when the versions and the harness are the same; otherwise ``new`` alone."""
+    keeps its other rows, and its suite, when the versions and the harness are the same; otherwise ``new``
+    alone."""
     same = not old.get("unavailable") and old.get("versions") == new["versions"] and \
         (old.get("suite") or {}).get("harness", 1) == new["suite"].get("harness", 1)
     if not same:
         return new
     a, b = expand(old), expand(new)
-    report = {"target": {"name": new["target"], "versions": new["versions"]}, "suite": new["suite"]}
+    # The suite that measured most of its rows keeps naming the session (its rows only ever grow here).
+    report = {"target": {"name": new["target"], "versions": new["versions"]}, "suite": old["suite"]}
     for key in KEYS:
         report[key] = [{"id": i, **r} for i, r in {**a.rows.get(key, {}), **b.rows.get(key, {})}.items()]
     return compact(report, version)
+
+
+def _whole(s: dict) -> bool:
+    """A stored session that ran every row of its suite (not a stub, not only the quick rows, today's harness)."""
+    return not s.get("unavailable") and (s.get("suite") or {}).get("rows") != "quick" and \
+        (s.get("suite") or {}).get("harness", 1) == HARNESS
+
+
+def _drift(old: dict, new: dict) -> str:
+    """
+    >>> _drift({"keras": "3.1.1", "numpy": "2.0"}, {"keras": "3.1.2", "numpy": "2.0"})
+    'keras 3.1.2 (stored 3.1.1)'
+    """
+    moved = [k for k in sorted({*old, *new}) if old.get(k) != new.get(k)]
+    return ", ".join(f"{k} {new.get(k)} (stored {old.get(k)})" for k in moved)
 
 
 def refresh(reports: Path, folder: Path = DATA, failed: Optional[dict[str, str]] = None,
@@ -335,8 +353,16 @@ def refresh(reports: Path, folder: Path = DATA, failed: Optional[dict[str, str]]
                 raise StoreError(f"{path} {why}: run `nox -s {v.session}` again, or pass `--failed {v.session} WHY` "
                                  "to store it as failed")
             new = compact(report, v)
-            sessions.append(merge(old[v.session], new, v) if merged and v.session in old else new)
-            said.append(f"{v.session}: stored from {path}" + (" (merged)" if merged and v.session in old else ""))
+            held = old.get(v.session) if merged else None
+            if merged:  # the quick history's rows: alone unless merged into a session measured whole
+                new["suite"]["rows"] = "quick"
+            if held and _whole(held) and held.get("versions") != new["versions"]:
+                sessions.append(held)  # the environment drifted: a few rows never replace a whole session
+                said.append(f"{v.session}: {path} ran on {_drift(held['versions'], new['versions'])}, not the "
+                            "stored versions; kept the stored data")
+                continue
+            sessions.append(merge(held, new, v) if held else new)
+            said.append(f"{v.session}: stored from {path}" + (" (merged)" if held else ""))
         elif v.session in old:
             sessions.append(old[v.session])
             said.append(f"{v.session}: no report in {reports}; kept the stored data")
