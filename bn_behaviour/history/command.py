@@ -43,6 +43,8 @@ def configure(p: argparse.ArgumentParser) -> None:
                    "the store (a stored session keeps its other rows) and write --docs")
     p.add_argument("--jobs", type=int, default=2, help="with --quick-run: environments at once (default 2)")
     p.add_argument("--session", action="append", default=None, help="with --quick-run: only this session (repeat)")
+    p.add_argument("--rows", default=None, metavar="FILE", help="with --quick-run: these row IDs (one a line) instead "
+                   "of the quick ones, e.g. rows measured again after a fix of the suite")
     p.add_argument("--failed", nargs=2, action="append", default=[], metavar=("SESSION", "WHY"),
                    help="with --refresh: SESSION could not be installed or imported, for this reason")
     p.add_argument("--check", action="store_true",
@@ -125,7 +127,11 @@ def main(args) -> int:
     try:
         if args.quick_run:
             start = time.monotonic()
-            failed = quick.run(Path(args.quick_run), args.jobs, sessions=args.session, store=folder,
+            try:
+                rows = Path(args.rows).read_text().split() if args.rows else None
+            except OSError as e:
+                raise HistoryError(f"--rows {args.rows}: {e.strerror}") from None
+            failed = quick.run(Path(args.quick_run), args.jobs, sessions=args.session, store=folder, rows=rows,
                                say=lambda line: print(f"history: {line}", file=sys.stderr, flush=True))
             for line in refresh(Path(args.quick_run), folder, failed, merged=True):
                 print(line)
