@@ -57,6 +57,15 @@ def versions(path: Path = TABLE) -> list[Version]:
     return [Version(**{**r, "install": tuple(r["install"]), "remove": tuple(r.get("remove", ()))}) for r in rows]
 
 
+def line_of(target: str, table: Optional[list[Version]] = None) -> Optional[str]:
+    """The release line whose environments run ``target`` (None: no environment does).
+
+    >>> line_of("tf_keras"), line_of("keras-jax"), line_of("no-such-target")
+    ('keras-2', 'keras-jax', None)
+    """
+    return next((v.line for v in (table if table is not None else versions()) if v.target == target), None)
+
+
 def _wrong(row: dict, where: str) -> Optional[str]:
     """What is wrong with one ``[[version]]`` besides an unknown key: a missing or mistyped field, a
     target the registry does not know (one line naming the entry), or None."""

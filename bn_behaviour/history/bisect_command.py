@@ -26,7 +26,7 @@ from packaging.version import Version as PackagingVersion
 
 from ..report.table import LAYER_FIELDS, cell
 from ..targets import resolve
-from . import Version, versions, windows
+from . import Version, line_of, versions, windows
 from .narrow import search
 from .nightly import CACHE, NIGHTLIES, PYPI, Environment, Nightly, NightlyError, builds, day, nightly_for, release_day
 from .store import DATA, Stored, load_all
@@ -74,7 +74,7 @@ def _end(name: str, target: str, sessions: list[Stored]) -> tuple[Optional[Store
 
 
 def _line(target: str, table: list[Version]) -> str:
-    line = next((v.line for v in table if v.target == target), None)
+    line = line_of(target, table)
     if line not in NIGHTLIES:
         raise BisectError(f"no daily build of {target} is bisected (its release line: {line or 'none in the history'})"
                           f"; lines with one: {', '.join(NIGHTLIES)}")

@@ -109,6 +109,7 @@ def day(version: str) -> Optional[str]:
     return f"{m[1]}-{m[2]}-{m[3]}" if m else None
 
 
+@functools.cache  # one listing a run: both ends' release days read the same one
 def _index_json(index: str, dist: str) -> dict:
     request = urllib.request.Request(f"{index.rstrip('/')}/{dist}/",
                                      headers={"Accept": "application/vnd.pypi.simple.v1+json"})

@@ -24,6 +24,7 @@ from typing import Optional
 import tomllib
 
 from ..rules.deviations import unknown_keys
+from . import line_of
 from .nightly import day, nightly_for
 
 FILE = Path(__file__).with_name("windows.toml")
@@ -34,8 +35,6 @@ HEADER = """\
 # (last_good / first_bad; "" = that end itself), the rows, and where the upstream history of the window
 # explains it, the change (a pull request) and a note. Written by `bn-behaviour bisect ... --record`.
 """
-#: The release line of each target whose daily builds are bisected (the others' line is the target's name).
-LINE = {"tf_keras": "keras-2"}
 
 
 @dataclass(frozen=True)
@@ -57,7 +56,7 @@ class Window:
 
     def between(self) -> str:
         """The two builds (or ends) the change lies between."""
-        nightly = nightly_for(LINE.get(self.target, self.target), self.bad)
+        nightly = nightly_for(line_of(self.target) or self.target, self.bad)
         dist, released = (nightly.dist, nightly.replaces[0]) if nightly else ("the daily build", "release")
         ends = [f"{dist} {v} ({day(v)})" if day(v) else f"{released} {v}" for v in
                 (self.last_good or self.good, self.first_bad or self.bad)]
