@@ -22,12 +22,13 @@ from pathlib import Path
 from typing import Callable, Optional
 
 from ..command.quick import selection
+from ..targets import ALIASES
 from . import Version, versions
 from .nightly import CACHE, Environment, NightlyError, uv
 from .store import DATA, read
 
-#: The version key a report records for each daily build (``bn_behaviour.targets``' aliases, reversed).
-NIGHTLY_KEYS = {"keras-nightly": "keras", "tf-nightly": "tensorflow", "tf-keras-nightly": "tf_keras"}
+#: The version key a report records for each distribution installed under another name (a daily build).
+NIGHTLY_KEYS = {alias: dist for dist, aliases in ALIASES.items() for alias in aliases}
 
 
 def pinned(v: Version, stored: dict[str, dict]) -> Version:

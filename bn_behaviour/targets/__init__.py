@@ -142,7 +142,7 @@ class Target:
 
 
 #: Other distributions that install the same import package (nightlies).
-_ALIASES = {"keras": ("keras-nightly",), "tensorflow": ("tf-nightly", "tensorflow-cpu"),
+ALIASES = {"keras": ("keras-nightly",), "tensorflow": ("tf-nightly", "tensorflow-cpu"),
             "tf_keras": ("tf-keras-nightly",)}
 
 
@@ -160,7 +160,7 @@ def _bundled(module: str) -> bool:
 
 
 def _dist_version(dist: str) -> str:
-    for name in (dist, *_ALIASES.get(dist, ())):
+    for name in (dist, *ALIASES.get(dist, ())):
         try:
             return importlib.metadata.version(name)
         except importlib.metadata.PackageNotFoundError:

@@ -141,7 +141,7 @@ def probe_class(layer_cls: type, cast: Callable) -> type:
             # Keras 2 says so with experimental_autocast (up to tf_keras 2.17 an AutocastVariable read as
             # float16 refused the float32 assign: the probe, not the BN, raised on every mixed-precision row).
             exact = {"autocast": False} if "autocast" in inspect.signature(self.add_weight).parameters else \
-                {"experimental_autocast": False} if ".engine." in type(self).__mro__[1].__module__ else {}
+                {"experimental_autocast": False} if ".engine." in layer_cls.__module__ else {}
             self.value = self.add_weight(name="value", shape=self.batch_shape, initializer="zeros",
                                          trainable=False, dtype="float32", **exact)
             self.count = self.add_weight(name="count", shape=(), initializer="zeros", trainable=False,
